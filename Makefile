@@ -1,0 +1,50 @@
+# The two commands: `make demo` and `make test`. Each installs what is missing first
+# (Debian packages, a virtual environment with the pinned CPU torch), then runs.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+APT_PACKAGES := libportaudio2 libsndfile1 jackd2 jack-capture fluidsynth fluid-soundfont-gm
+TORCH := torch==2.13.0
+
+.PHONY: demo test lint bench system venv default-model clean
+
+demo: system $(STAMP)
+	@mkdir -p out
+	$(BIN)/synth render examples/demo.mid -o out/demo.wav
+
+test: system $(STAMP)
+	bash tests/run.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check synth training export tests benchmarks examples
+
+bench: system $(STAMP)
+	$(BIN)/python benchmarks/render_vs_fluidsynth.py
+
+system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[train,dev]"
+	touch $@
+
+# Rebuild the embedded default model from scratch (about 25 minutes on 2 CPU cores).
+default-model: system $(STAMP)
+	$(BIN)/synth dataset soundfont -o data/ep --programs 4 --pitches 36-84 --velocities 40,80,120
+	$(BIN)/synth train training/configs/default.toml --run-dir runs/default
+	$(BIN)/synth export runs/default/checkpoint.pt -o synth/default_model/default.onnx --name "GAN Electric Piano"
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,1 @@
+"""Export: a trained torch generator to one contract-conforming ONNX file (imports torch)."""

@@ -1,0 +1,127 @@
+"""Turn a training checkpoint into a plugin: an ONNX graph plus its manifest.
+
+The file is checked three ways before it is written: ``onnx.checker``, the host's
+own contract validation (the same code ``synth`` runs on load), and parity with
+torch on a batch of notes across the pitch range (max abs error must stay below
+``tolerance``). It is written to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from synth.contract import INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY, OUTPUT_AUDIO, Manifest
+from synth.errors import ModelError
+from synth.model import GeneratorModel
+from training.config import config_hash
+from training.models import build_generator
+from training.train import load_checkpoint
+
+OPSET = 17
+NUM_KNOBS = 9
+
+
+@dataclass
+class ExportReport:
+    path: Path
+    max_abs_error: float
+    parity_batch: int
+    size_bytes: int
+
+
+def random_directions(latent_dim: int, count: int, seed: int) -> np.ndarray:
+    """``[count, latent_dim]`` orthonormal rows, reproducible from ``seed`` (until PCA directions land)."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((latent_dim, latent_dim)))
+    return q[:, : min(count, latent_dim)].T.astype(np.float32)
+
+
+def _torch_export(generator: torch.nn.Module, latent_dim: int) -> onnx.ModelProto:
+    z = torch.zeros(2, latent_dim)
+    pitch = torch.tensor([60, 64], dtype=torch.int64)
+    velocity = torch.tensor([0.5, 0.8])
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated but exact for this graph
+        warnings.simplefilter("ignore")
+        _export_to(generator, (z, pitch, velocity), buffer)
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def _export_to(generator: torch.nn.Module, args: tuple, buffer: io.BytesIO) -> None:
+    torch.onnx.export(
+        generator, args, buffer, dynamo=False, opset_version=OPSET,
+        input_names=[INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY], output_names=[OUTPUT_AUDIO],
+        dynamic_axes={INPUT_LATENT: {0: "batch"}, INPUT_PITCH: {0: "batch"}, INPUT_VELOCITY: {0: "batch"},
+                      OUTPUT_AUDIO: {0: "batch"}},
+    )
+
+
+def build_manifest(config: dict[str, Any], name: str, data_description: str, step: int) -> Manifest:
+    model = config["model"]
+    directions = random_directions(model["latent_dim"], NUM_KNOBS, config["seed"])
+    return Manifest(
+        name=name, sample_rate=model["sample_rate"], num_samples=model["num_samples"],
+        latent_dim=model["latent_dim"], latent_prior="normal", pitch_conditioned=True,
+        pitch_min=model["pitch_min"], pitch_max=model["pitch_max"], velocity_input=True,
+        latent_directions=directions.round(6).tolist(), direction_spreads=[1.5] * len(directions),
+        architecture=config["architecture"], training_data=data_description,
+        model_version=f"step {step}", exported_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        config_hash=config_hash(config),
+    )
+
+
+def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None, use_ema: bool = True,
+                      tolerance: float = 1e-4, parity_batch: int = 8) -> ExportReport:
+    """Export ``checkpoint`` to ``output``; raise :class:`ModelError` if parity fails."""
+    state = load_checkpoint(Path(checkpoint))
+    config = state["config"]
+    generator = build_generator(config)
+    generator.load_state_dict(state["ema" if use_ema else "generator"])
+    generator.eval()
+    model = config["model"]
+    proto = _torch_export(generator, model["latent_dim"])
+    manifest = build_manifest(config, name or Path(output).stem, state.get("data", ""), state["step"])
+    for key, value in manifest.to_metadata().items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto)
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=output.name + ".", suffix=".partial", dir=output.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        onnx.save(proto, tmp)
+        error = parity_error(generator, GeneratorModel.load(tmp, device="cpu"), parity_batch, config["seed"])
+        if error > tolerance:
+            raise ModelError(f"ONNX output differs from torch by {error:.2e} (limit {tolerance:.0e}); "
+                             f"{output} was not written")
+        os.replace(tmp, output)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ExportReport(output, error, parity_batch, output.stat().st_size)
+
+
+@torch.no_grad()
+def parity_error(generator: torch.nn.Module, plugin: GeneratorModel, batch: int, seed: int) -> float:
+    """Max abs difference between torch and onnxruntime on ``batch`` notes spread over the pitch range."""
+    m = plugin.manifest
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((batch, m.latent_dim)).astype(np.float32)
+    pitch = np.linspace(m.pitch_min, m.pitch_max, batch).round().astype(np.int64)
+    velocity = rng.uniform(0.1, 1.0, batch).astype(np.float32)
+    expected = generator(torch.from_numpy(z), torch.from_numpy(pitch), torch.from_numpy(velocity)).numpy()
+    got = plugin.generate(z, pitch, velocity)
+    return float(np.abs(expected - got).max())

@@ -1,0 +1,56 @@
+"""The ``synth`` command: one entry point, one module per subcommand.
+
+Heavy imports (torch, onnxruntime) happen inside the subcommand that needs them,
+so ``synth --help`` is instant and the player never loads torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from ..errors import SynthError
+
+COMMANDS = {
+    "render": "Render a MIDI file to WAV (or a folder of one-shots) with a model.",
+    "play": "Play live from a MIDI keyboard through an audio device.",
+    "inspect": "Print a model's manifest and whether it follows the plugin contract.",
+    "devices": "List audio devices and MIDI ports.",
+    "export": "Export a training checkpoint to a plugin (ONNX).",
+    "train": "Train a generator from a TOML config.",
+    "dataset": "Build a training data set of single notes.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="synth", description="A GAN synthesizer you can play.",
+        epilog="example: synth render examples/demo.mid -o demo.wav",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f".{name}_cmd", __name__)
+        command = sub.add_parser(name, help=help_text, description=help_text,
+                                 epilog=getattr(module, "EXAMPLE", None),
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except SynthError as error:
+        print(f"synth {args.command}: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"synth {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -1,0 +1,39 @@
+"""synth dataset: build a training data set of single notes (needs the `train` extra)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import SynthError
+from .common import parse_range
+
+EXAMPLE = "example:\n  synth dataset soundfont -o data/ep --programs 4 --pitches 36-84 --velocities 40,80,120"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", choices=("soundfont",), help="where the notes come from")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="data set folder to write")
+    parser.add_argument("--soundfont", type=Path, default=Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
+    parser.add_argument("--programs", type=parse_range, default=[4], help="GM programs, 0-based (4)")
+    parser.add_argument("--pitches", type=parse_range, default=list(range(36, 85)), help="notes (36-84)")
+    parser.add_argument("--velocities", type=parse_range, default=[40, 80, 120], help="velocities (40,80,120)")
+    parser.add_argument("--sample-rate", type=int, default=32000, help="Hz (32000)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="clip length (2.0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from training.data import build_soundfont_dataset
+    except ImportError as exc:
+        raise SynthError(f"dataset building needs the training extra ({exc.name} is missing)",
+                         hint='pip install -e ".[train]"') from None
+    if not args.soundfont.is_file():
+        raise SynthError(f"SoundFont {args.soundfont} does not exist", hint="apt-get install fluid-soundfont-gm")
+    try:
+        out = build_soundfont_dataset(args.output, args.programs, args.pitches, args.velocities,
+                                      args.sample_rate, int(args.seconds * args.sample_rate), args.soundfont)
+    except (RuntimeError, FileNotFoundError) as exc:
+        raise SynthError(str(exc)) from None
+    print(out)
+    return 0

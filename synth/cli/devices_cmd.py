@@ -1,0 +1,35 @@
+"""synth devices: audio outputs (with host API) and MIDI inputs of every available API."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def run(args: argparse.Namespace) -> int:
+    import rtmidi
+    import sounddevice as sd
+
+    apis = sd.query_hostapis()
+    print("audio outputs:")
+    found = False
+    for index, device in enumerate(sd.query_devices()):
+        if device["max_output_channels"] > 0:
+            found = True
+            print(f"  {index:3d}  {device['name']}  [{apis[device['hostapi']]['name']}, "
+                  f"{device['max_output_channels']} ch, {device['default_samplerate']:.0f} Hz]")
+    if not found:
+        print("  (none: no sound card, and no JACK server running)")
+    print("MIDI inputs:")
+    for api in rtmidi.get_compiled_api():
+        name = rtmidi.get_api_display_name(api)
+        try:
+            ports = rtmidi.MidiIn(api).get_ports()
+        except rtmidi.SystemError:
+            print(f"  {name}: not available")
+            continue
+        print(f"  {name}: " + (", ".join(f"{i}: {p}" for i, p in enumerate(ports)) or "(no ports)"))
+    return 0

@@ -1,0 +1,40 @@
+"""synth export: a training checkpoint -> one plugin file (needs the `train` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import SynthError
+
+EXAMPLE = "example:\n  synth export runs/default/checkpoint.pt -o my-instrument.onnx"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", type=Path, help="checkpoint.pt written by `synth train`")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="ONNX file to write")
+    parser.add_argument("--name", help="instrument name in the manifest (default: the file name)")
+    parser.add_argument("--no-ema", action="store_true", help="export the live weights, not their average")
+    parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs error vs torch (1e-4)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.checkpoint.is_file():
+        raise SynthError(f"checkpoint {args.checkpoint} does not exist", hint="train one with `synth train`")
+    try:
+        from export.onnx_export import export_checkpoint
+    except ImportError as exc:
+        raise SynthError(f"export needs the training extra ({exc.name} is missing)",
+                         hint='pip install -e ".[train]"') from None
+    try:
+        report = export_checkpoint(args.checkpoint, args.output, name=args.name, use_ema=not args.no_ema,
+                                   tolerance=args.tolerance)
+    except (RuntimeError, KeyError, EOFError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SynthError(f"cannot export {args.checkpoint} ({first[:200]})",
+                         hint="is it a checkpoint written by `synth train`?") from None
+    print(f"parity with torch: max abs error {report.max_abs_error:.2e} over {report.parity_batch} notes; "
+          f"{report.size_bytes / 1e6:.1f} MB", file=sys.stderr)
+    print(report.path)
+    return 0

@@ -1,0 +1,56 @@
+"""synth render: MIDI file -> WAV, or a folder of one-shots."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..errors import SynthError
+from .common import add_model_arguments, build_synth, parse_range
+
+EXAMPLE = """examples:
+  synth render examples/demo.mid -o demo.wav
+  synth render song.mid -o song.wav --model my.onnx --samplerate 44100 --seed 3
+  synth render --one-shots pack/ --pitches 36-84 --velocities 64,127"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("midi", nargs="?", type=Path, help="MIDI file to render")
+    parser.add_argument("-o", "--output", type=Path, help="WAV file to write")
+    parser.add_argument("--one-shots", type=Path, metavar="DIR", help="write one WAV per note into DIR instead")
+    parser.add_argument("--pitches", type=parse_range, default=list(range(36, 85)), help="one-shot notes (36-84)")
+    parser.add_argument("--velocities", type=parse_range, default=[100], help="one-shot velocities (100)")
+    parser.add_argument("--duration", type=float, default=2.0, help="one-shot hold time in seconds (2.0)")
+    parser.add_argument("--samplerate", type=int, default=48000, help="output sample rate in Hz (48000)")
+    parser.add_argument("--subtype", default=None, choices=("PCM_16", "PCM_24", "FLOAT"),
+                        help="WAV sample format (PCM_16 for songs, PCM_24 for one-shots)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_model_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..render import render_file, render_one_shots
+
+    if args.one_shots is None and (args.midi is None or args.output is None):
+        raise SynthError("render needs a MIDI file and -o OUT.wav (or --one-shots DIR)",
+                         hint="see `synth render --help`")
+    if not 0 < args.duration <= 60:
+        raise SynthError(f"--duration must be between 0 and 60 seconds, got {args.duration}")
+    synth = build_synth(args)
+    started = time.perf_counter()
+    if args.one_shots is not None:
+        files = render_one_shots(synth, args.one_shots, args.pitches, args.velocities, args.duration,
+                                 args.samplerate, args.subtype or "PCM_24", progress=not args.quiet)
+        print(f"wrote {len(files)} one-shots to {args.one_shots}", file=sys.stderr)
+        print(args.one_shots)
+        return 0
+    report = render_file(synth, args.midi, args.output, args.samplerate, args.subtype or "PCM_16",
+                         progress=not args.quiet)
+    took = time.perf_counter() - started
+    print(f"rendered {report.notes} notes, {report.seconds:.1f} s of audio in {took:.1f} s "
+          f"({report.seconds / max(took, 1e-9):.0f}x real time, {report.generated} notes generated, "
+          f"peak {report.peak:.2f}) on {synth.model.provider}", file=sys.stderr)
+    print(report.path)
+    return 0

@@ -1,0 +1,48 @@
+"""synth train: train a generator from a TOML config (needs the `train` extra)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import SynthError
+
+EXAMPLE = """examples:
+  synth dataset soundfont -o data/ep --programs 4 --pitches 36-84 --velocities 40,80,120
+  synth train training/configs/default.toml --run-dir runs/mine
+  synth train training/configs/default.toml --run-dir runs/mine --resume --set train.steps=3000"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, nargs="+", help="TOML config file(s), later ones override")
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/default"), help="where checkpoints go")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one value, e.g. --set train.steps=200")
+    parser.add_argument("--resume", action="store_true", help="continue from the run dir's checkpoint")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from training.config import load_config
+        from training.train import CHECKPOINT_NAME, Trainer, load_checkpoint
+    except ImportError as exc:
+        raise SynthError(f"training needs the training extra ({exc.name} is missing)",
+                         hint='pip install -e ".[train]"') from None
+    config = load_config(args.config, args.overrides)
+    data = Path(config["data"]["folder"])
+    if not (data / "index.json").is_file():
+        raise SynthError(f"data set {data} does not exist", hint="build it with `synth dataset soundfont`")
+    checkpoint = args.run_dir / CHECKPOINT_NAME
+    if checkpoint.exists() and not args.resume:
+        raise SynthError(f"{checkpoint} exists", hint="add --resume to continue it or pick another --run-dir")
+    trainer = Trainer(config, args.run_dir)
+    if args.resume:
+        if not checkpoint.exists():
+            raise SynthError(f"nothing to resume: {checkpoint} does not exist")
+        trainer.load_state(load_checkpoint(checkpoint))
+        print(f"resuming at step {trainer.step}", file=sys.stderr)
+    trainer.fit(progress=not args.quiet)
+    print(args.run_dir / CHECKPOINT_NAME)
+    return 0

@@ -1,0 +1,116 @@
+"""ADSR envelopes, rendered a block at a time (numpy, no per-sample Python).
+
+The release falls along an exponential curve that is bent to reach exactly zero
+at ``release_s``, so a released note never ends on a step (no click).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .errors import ConfigError
+
+ATTACK, DECAY, SUSTAIN, RELEASE, DONE = range(5)
+RELEASE_CURVE = 6.0  # steepness of the release: higher falls faster early on
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """Times in seconds, sustain level 0..1."""
+
+    attack_s: float = 0.003
+    decay_s: float = 0.0
+    sustain_level: float = 1.0
+    release_s: float = 0.25
+
+    def __post_init__(self) -> None:
+        for name in ("attack_s", "decay_s", "release_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 <= value <= 30.0):
+                raise ConfigError(f"envelope {name} must be 0..30 seconds, got {value!r}")
+        if not (isinstance(self.sustain_level, (int, float)) and 0.0 <= self.sustain_level <= 1.0):
+            raise ConfigError(f"envelope sustain_level must be 0..1, got {self.sustain_level!r}")
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Envelope:
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown envelope keys {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        return cls(**data)
+
+
+class EnvelopeState:
+    """One voice's envelope position. ``render(n)`` returns ``[n]`` float32 gains and advances."""
+
+    __slots__ = ("stage", "level", "elapsed", "release_from", "release_len", "attack_len", "decay_len",
+                 "sustain")
+
+    def __init__(self, env: Envelope, sample_rate: int) -> None:
+        self.stage = ATTACK
+        self.level = 0.0
+        self.elapsed = 0  # samples spent in the current stage
+        self.attack_len = max(1, int(env.attack_s * sample_rate))
+        self.decay_len = int(env.decay_s * sample_rate)
+        self.sustain = env.sustain_level
+        if self.sustain < 1.0 and self.decay_len == 0:
+            self.decay_len = max(1, int(0.005 * sample_rate))  # never step down to the sustain level
+        self.release_len = max(1, int(env.release_s * sample_rate))
+        self.release_from = 0.0
+
+    def release(self, fast_len: int | None = None) -> None:
+        """Start the release from wherever the level is now (optionally faster, for stolen voices)."""
+        if self.stage == DONE:
+            return
+        if fast_len is not None:
+            self.release_len = max(1, min(self.release_len, fast_len)) if self.stage == RELEASE else max(1, fast_len)
+        self.release_from = self.level
+        self.stage, self.elapsed = RELEASE, 0
+
+    def render(self, n: int, out: np.ndarray) -> None:
+        """Fill ``out[:n]`` with gains."""
+        filled = 0
+        while filled < n:
+            left = n - filled
+            if self.stage == ATTACK:
+                take = min(left, self.attack_len - self.elapsed)
+                t = (self.elapsed + 1 + np.arange(take)) / self.attack_len
+                out[filled:filled + take] = t
+                self._advance(take, self.attack_len, DECAY if self.decay_len else SUSTAIN)
+                self.level = float(out[filled + take - 1]) if take else self.level
+            elif self.stage == DECAY:
+                take = min(left, self.decay_len - self.elapsed)
+                t = (self.elapsed + 1 + np.arange(take)) / self.decay_len
+                out[filled:filled + take] = 1.0 + (self.sustain - 1.0) * t
+                self.level = float(out[filled + take - 1]) if take else self.level
+                self._advance(take, self.decay_len, SUSTAIN)
+            elif self.stage == SUSTAIN:
+                take = left
+                self.level = self.sustain
+                out[filled:] = self.level
+            elif self.stage == RELEASE:
+                take = min(left, self.release_len - self.elapsed)
+                t = (self.elapsed + 1 + np.arange(take)) / self.release_len
+                curve = (np.exp(-RELEASE_CURVE * t) - math.exp(-RELEASE_CURVE)) / (1.0 - math.exp(-RELEASE_CURVE))
+                out[filled:filled + take] = self.release_from * curve
+                self._advance(take, self.release_len, DONE)
+                self.level = float(out[filled + take - 1]) if take else 0.0
+            else:
+                take = left
+                out[filled:] = 0.0
+                self.level = 0.0
+            filled += take
+
+    def _advance(self, take: int, length: int, next_stage: int) -> None:
+        self.elapsed += take
+        if self.elapsed >= length:
+            self.stage, self.elapsed = next_stage, 0
+
+    @property
+    def done(self) -> bool:
+        return self.stage == DONE

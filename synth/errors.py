@@ -1,0 +1,35 @@
+"""One error family for everything the user can get wrong.
+
+Each error carries the facts (a path, a device, a value) and ends with the next
+step. The CLI prints ``str(error)`` as one line on stderr and exits with
+``error.exit_code``; only unexpected bugs show a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SynthError(Exception):
+    """Base of every error the instrument reports to its user."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = message
+        self.hint = hint
+        super().__init__(message if hint is None else f"{message}; {hint}")
+
+
+class ModelError(SynthError):
+    """A model file is missing, unreadable, or breaks the plugin contract."""
+
+
+class MidiError(SynthError):
+    """A MIDI file or port cannot be read."""
+
+
+class AudioDeviceError(SynthError):
+    """An audio device cannot be opened or went away."""
+
+
+class ConfigError(SynthError):
+    """A config file, preset or setting is malformed or out of range."""

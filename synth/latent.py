@@ -1,0 +1,136 @@
+"""Latent control: presets give a base latent, knobs move it along the manifest's directions.
+
+``latent = base + sum_k (knob_k - 0.5) * 2 * spread_k * direction_k``; knob values
+are 0..1 (0.5 is the preset's own sound). Knob values are quantised to 254 steps
+(every MIDI value and the neutral 0.5 fall on them), so that the same gesture
+always gives the same latent, and the same cache key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .contract import Manifest
+from .envelope import Envelope
+from .errors import ConfigError
+
+NEUTRAL = 0.5
+PRESET_FORMAT = 1
+
+
+KNOB_STEPS = 254  # every MIDI CC value v lands on v/127 exactly, and so does the neutral 0.5
+
+
+def quantise_knob(value: float) -> float:
+    return round(min(max(float(value), 0.0), 1.0) * KNOB_STEPS) / KNOB_STEPS
+
+
+def base_latent(manifest: Manifest, seed: int) -> np.ndarray:
+    """The reproducible latent of preset ``seed`` (``[latent_dim]`` float32, drawn from the model's prior)."""
+    rng = np.random.default_rng(seed)
+    if manifest.latent_prior == "uniform":
+        return rng.uniform(-1.0, 1.0, manifest.latent_dim).astype(np.float32)
+    return rng.standard_normal(manifest.latent_dim).astype(np.float32)
+
+
+@dataclass
+class Preset:
+    """A sound: a base latent (from ``seed`` unless given), knob values and an envelope."""
+
+    name: str
+    seed: int = 0
+    latent: list[float] | None = None
+    knobs: list[float] = field(default_factory=list)
+    envelope: Envelope = field(default_factory=Envelope)
+    model_sha256: str | None = None
+
+    def base(self, manifest: Manifest) -> np.ndarray:
+        if self.latent is not None:
+            if len(self.latent) != manifest.latent_dim:
+                raise ConfigError(f"preset '{self.name}' has a latent of {len(self.latent)} numbers, "
+                                  f"the model needs {manifest.latent_dim}", hint="it was made for another model")
+            return np.asarray(self.latent, np.float32)
+        return base_latent(manifest, self.seed)
+
+    def to_dict(self) -> dict:
+        return {"format": PRESET_FORMAT, "name": self.name, "seed": self.seed, "latent": self.latent,
+                "knobs": self.knobs, "envelope": self.envelope.to_dict(), "model_sha256": self.model_sha256}
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "preset") -> Preset:
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source} must hold a JSON object")
+        known = {"format", "name", "seed", "latent", "knobs", "envelope", "model_sha256"}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"{source} has unknown keys {sorted(unknown)}; known: {sorted(known)}")
+        if data.get("format", PRESET_FORMAT) != PRESET_FORMAT:
+            raise ConfigError(f"{source} is preset format {data.get('format')}, this version reads {PRESET_FORMAT}")
+        knobs = data.get("knobs", [])
+        if not isinstance(knobs, list) or not all(isinstance(k, (int, float)) and 0 <= k <= 1 for k in knobs):
+            raise ConfigError(f"{source} knobs must be a list of numbers in 0..1")
+        latent = data.get("latent")
+        if latent is not None and (not isinstance(latent, list) or not all(
+                isinstance(x, (int, float)) and np.isfinite(x) for x in latent)):
+            raise ConfigError(f"{source} latent must be a list of finite numbers")
+        seed = data.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError(f"{source} seed must be a non-negative integer, got {seed!r}")
+        return cls(name=str(data.get("name", "preset")), seed=seed, latent=latent,
+                   knobs=[float(k) for k in knobs], envelope=Envelope.from_dict(data.get("envelope", {})),
+                   model_sha256=data.get("model_sha256"))
+
+    def save(self, path: Path) -> None:
+        write_text_atomically(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> Preset:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"preset file {path} does not exist") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"preset file {path} is not valid JSON ({exc})") from None
+        return cls.from_dict(data, source=f"preset file {path}")
+
+
+def default_presets(count: int = 8) -> list[Preset]:
+    return [Preset(name=f"Preset {i + 1}", seed=i) for i in range(count)]
+
+
+class LatentSpace:
+    """Turns (preset, knob values) into latents for one model."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.manifest = manifest
+        self.directions = np.asarray(manifest.latent_directions, np.float32).reshape(-1, manifest.latent_dim)
+        self.spreads = np.asarray(manifest.direction_spreads, np.float32)
+
+    @property
+    def num_knobs(self) -> int:
+        return len(self.directions)
+
+    def latent(self, base: np.ndarray, knobs: np.ndarray) -> np.ndarray:
+        """``base`` ``[latent_dim]`` moved by ``knobs`` ``[num_knobs]`` (0..1, 0.5 neutral)."""
+        offsets = (np.asarray(knobs[: self.num_knobs], np.float32) - NEUTRAL) * 2.0 * self.spreads[: len(knobs)]
+        return (base + offsets @ self.directions[: len(offsets)]).astype(np.float32)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,168 @@
+"""Load a plugin (one ONNX file), validate it, and generate notes with onnxruntime.
+
+The host side of the contract in :mod:`synth.contract`. Never imports torch.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .contract import (
+    INPUT_LATENT,
+    INPUT_PITCH,
+    INPUT_VELOCITY,
+    OUTPUT_AUDIO,
+    Manifest,
+    TensorSpec,
+    check_graph,
+    parse_manifest,
+)
+from .errors import ModelError
+
+DEFAULT_MODEL = Path(__file__).parent / "default_model" / "default.onnx"
+MAX_MODEL_BYTES = 2 * 1024**3
+
+
+def _import_onnxruntime():
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)  # errors only: its warnings are not the user's business
+    return ort
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cuda_usable(ort) -> bool:
+    """Whether onnxruntime's CUDA provider can load here (its CUDA and cuDNN libraries present).
+
+    Asking onnxruntime directly makes it print a page of errors when they are
+    missing; loading the provider library ourselves fails quietly instead.
+    """
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return False
+    name = "onnxruntime_providers_cuda.dll" if os.name == "nt" else "libonnxruntime_providers_cuda.so"
+    try:
+        ctypes.CDLL(str(Path(ort.__file__).parent / "capi" / name))
+    except OSError:
+        return False
+    return True
+
+
+def _choose_providers(ort, device: str) -> list[str]:
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if cuda_usable(ort):
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "cuda":
+        raise ModelError("--device cuda was asked for but onnxruntime's CUDA provider cannot load here",
+                         hint="install onnxruntime-gpu with CUDA 12/13 and cuDNN, or use --device cpu")
+    return ["CPUExecutionProvider"]
+
+
+@dataclass
+class GeneratorModel:
+    """A validated plugin, ready to generate ``[batch, num_samples]`` float32 audio."""
+
+    path: Path
+    manifest: Manifest
+    sha256: str
+    session: object
+    provider: str
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, *, device: str = "auto",
+             threads: int = 0) -> GeneratorModel:
+        """Open and validate a model file; raise :class:`ModelError` with one sentence on any fault.
+
+        ``threads`` is onnxruntime's intra-op thread count (0: its default).
+        """
+        path = Path(path) if path is not None else DEFAULT_MODEL
+        if not path.exists():
+            raise ModelError(f"model file {path} does not exist", hint="check the path or run `synth inspect`")
+        if not path.is_file():
+            raise ModelError(f"model path {path} is not a file")
+        size = path.stat().st_size
+        if size > MAX_MODEL_BYTES:
+            raise ModelError(f"model file {path} is {size / 1e9:.1f} GB, above the 2 GB limit")
+        ort = _import_onnxruntime()
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        providers = _choose_providers(ort, device)
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        except Exception as exc:  # onnxruntime raises many types; all mean "not a usable ONNX file"
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{path} is not a readable ONNX model ({first_line[:160]})",
+                             hint="check that the file is complete and was written by `synth export`") from None
+        source = str(path)
+        manifest = parse_manifest(dict(session.get_modelmeta().custom_metadata_map), source)
+        check_graph([_spec(i) for i in session.get_inputs()], [_spec(o) for o in session.get_outputs()],
+                    manifest, source)
+        active = session.get_providers()[0]
+        if device == "cuda" and active != "CUDAExecutionProvider":
+            raise ModelError(f"--device cuda was asked for but onnxruntime runs {path.name} on {active}",
+                             hint="check the CUDA and cuDNN libraries, or use --device cpu")
+        model = cls(path=path, manifest=manifest, sha256=_file_sha256(path), session=session, provider=active)
+        model._check_output_shape()
+        return model
+
+    def _check_output_shape(self) -> None:
+        """Run one note: symbolic output dims can only be checked by running the graph."""
+        m = self.manifest
+        try:
+            raw = self._run(np.zeros((1, m.latent_dim), np.float32), np.array([m.pitch_min]), None)
+        except Exception as exc:  # a graph that loads but cannot run
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{self.path} fails on its first note ({first[:160]})") from None
+        if raw.shape != (1, m.num_samples):
+            raise ModelError(f"{self.path} returned audio of shape {list(raw.shape)} for one note, "
+                             f"its manifest promises [1, {m.num_samples}]")
+
+    def generate(self, z: np.ndarray, pitch: np.ndarray | None = None,
+                 velocity: np.ndarray | None = None) -> np.ndarray:
+        """Run the generator once.
+
+        z: ``[batch, latent_dim]`` float32; pitch: ``[batch]`` MIDI notes; velocity: ``[batch]`` 0..1.
+        Returns ``[batch, num_samples]`` float32 at ``manifest.sample_rate``, with NaN/inf replaced by 0.
+        """
+        return np.nan_to_num(self._run(z, pitch, velocity), nan=0.0, posinf=0.0, neginf=0.0)
+
+    def probe(self) -> dict[str, float]:
+        """Generate one middle note and report its level, to catch silent or broken models."""
+        m = self.manifest
+        mid = (m.pitch_min + m.pitch_max) // 2
+        raw = self._run(np.zeros((1, m.latent_dim), np.float32), np.array([mid]), None)
+        audio = np.nan_to_num(raw)
+        return {"pitch": mid, "finite": bool(np.isfinite(raw).all()), "peak": float(np.abs(audio).max()),
+                "rms": float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))}
+
+    def _run(self, z: np.ndarray, pitch: np.ndarray | None, velocity: np.ndarray | None) -> np.ndarray:
+        feeds = {INPUT_LATENT: np.ascontiguousarray(z, dtype=np.float32)}
+        batch = feeds[INPUT_LATENT].shape[0]
+        if self.manifest.pitch_conditioned:
+            if pitch is None:
+                raise ValueError("this model needs a pitch per note")
+            feeds[INPUT_PITCH] = np.asarray(pitch, dtype=np.int64).reshape(batch)
+        if self.manifest.velocity_input:
+            vel = np.full(batch, 0.8, np.float32) if velocity is None else velocity
+            feeds[INPUT_VELOCITY] = np.asarray(vel, dtype=np.float32).reshape(batch)
+        return self.session.run([OUTPUT_AUDIO], feeds)[0]
+
+
+def _spec(node) -> TensorSpec:
+    return TensorSpec(node.name, node.type, tuple(node.shape))

@@ -1,0 +1,153 @@
+"""Generated notes, ready to play: batched inference, resampling, sustain loops, a cache.
+
+A :class:`PreparedNote` is one generated note at the output sample rate with a
+loop region at its end, so a key held past the generated length keeps sounding:
+the loop region is flattened to a steady level and cross-faded at its seam, and
+the voice continues the note's own measured decay over it. Notes are cached by
+(pitch, velocity bucket, latent), so a repeated note costs no inference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import soxr
+
+from .model import GeneratorModel
+
+LOOP_START_SHARE = 0.6  # the loop spans the last 40% of the note
+LOOP_CROSSFADE_S = 0.08
+ENVELOPE_WINDOW_S = 0.02
+MAX_BATCH = 16
+
+
+@dataclass(frozen=True)
+class NoteKey:
+    """What identifies a generated note: the model's pitch, a velocity bucket and a latent digest."""
+
+    pitch: int
+    velocity_bucket: int
+    latent_digest: bytes
+    shift_semitones: int = 0  # played this far from the generated pitch (baked in, band-limited)
+
+
+@dataclass
+class PreparedNote:
+    """``samples`` is float32 ``[loop_end + 1]`` at the output rate; ``samples[loop_end] == samples[loop_start]``."""
+
+    samples: np.ndarray
+    loop_start: int
+    loop_end: int
+    decay_per_sample: float  # natural-log amplitude decay the voice applies past ``decay_start``
+    decay_start: int  # where the flattened region begins (the note's own decay stops there)
+    pitch: int
+
+    @property
+    def nbytes(self) -> int:
+        return self.samples.nbytes
+
+
+def latent_digest(z: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(z, np.float32).tobytes(), digest_size=12).digest()
+
+
+def _rms_envelope(x: np.ndarray, window: int) -> np.ndarray:
+    """Smoothed RMS per window, interpolated back to one value per sample."""
+    frames = len(x) // window
+    if frames < 2:
+        return np.full(len(x), float(np.sqrt(np.mean(x**2)) + 1e-9))
+    rms = np.sqrt(np.mean(x[: frames * window].reshape(frames, window) ** 2, axis=1)) + 1e-9
+    centres = (np.arange(frames) + 0.5) * window
+    return np.interp(np.arange(len(x)), centres, rms)
+
+
+def make_loopable(audio: np.ndarray, sample_rate: int) -> PreparedNote:
+    """Prepare one note ``[num_samples]`` for playback with a seamless sustain loop."""
+    n = len(audio)
+    loop_start = int(n * LOOP_START_SHARE)
+    loop_end = n - 1
+    crossfade = min(int(LOOP_CROSSFADE_S * sample_rate), loop_start, (loop_end - loop_start) // 2)
+    flatten_start = loop_start - crossfade
+    env = _rms_envelope(audio[flatten_start:], max(1, int(ENVELOPE_WINDOW_S * sample_rate)))
+    # Measure the natural decay over the loop (log-linear fit), then flatten the region to a steady
+    # level (gain 1 where flattening starts, so there is no step); the voice re-applies the decay.
+    t = np.arange(len(env), dtype=np.float64)
+    slope = np.polyfit(t, np.log(env), 1)[0] if len(t) > 8 else 0.0
+    decay = float(np.clip(-slope, 0.0, 60.0 / 8.686 / sample_rate))  # at most 60 dB per second
+    samples = np.empty(loop_end + 1, np.float32)
+    samples[:flatten_start] = audio[:flatten_start]
+    gain = np.clip(env[0] / env, 0.1, 10.0)
+    samples[flatten_start:] = audio[flatten_start:loop_end + 1] * gain[: loop_end + 1 - flatten_start]
+    if crossfade:
+        # Blend the loop's end into the audio just before its start, so the jump back is seamless.
+        w = np.linspace(0.0, 1.0, crossfade, endpoint=False, dtype=np.float32)
+        tail = slice(loop_end - crossfade, loop_end)
+        before = samples[flatten_start:loop_start].copy()
+        samples[tail] = samples[tail] * (1.0 - w) + before * w
+    samples[loop_end] = samples[loop_start]
+    return PreparedNote(samples, loop_start, loop_end, decay, flatten_start, -1)
+
+
+class NoteBank:
+    """Generates, resamples and caches notes for one model at one output rate (LRU, bounded in bytes)."""
+
+    def __init__(self, model: GeneratorModel, output_rate: int, cache_bytes: int = 256 << 20) -> None:
+        self.model = model
+        self.output_rate = output_rate
+        self.cache_bytes = cache_bytes
+        self._cache: OrderedDict[NoteKey, PreparedNote] = OrderedDict()
+        self._bytes = 0
+        self.generated = 0  # notes inferred so far (cache misses)
+        self.hits = 0
+
+    def get(self, key: NoteKey) -> PreparedNote | None:
+        note = self._cache.get(key)
+        if note is not None:
+            self._cache.move_to_end(key)
+            self.hits += 1
+        return note
+
+    def ensure(self, requests: list[tuple[NoteKey, np.ndarray, float]]) -> None:
+        """Generate every requested ``(key, z, velocity)`` not yet cached, in batches."""
+        missing: dict[NoteKey, tuple[np.ndarray, float]] = {}
+        for key, z, velocity in requests:
+            if key not in self._cache and key not in missing:
+                missing[key] = (z, velocity)
+        items = list(missing.items())
+        for start in range(0, len(items), MAX_BATCH):
+            chunk = items[start:start + MAX_BATCH]
+            z = np.stack([z for _, (z, _) in chunk]).astype(np.float32)
+            pitch = np.array([key.pitch for key, _ in chunk], np.int64)
+            velocity = np.array([v for _, (_, v) in chunk], np.float32)
+            audio = self.model.generate(z, pitch, velocity)
+            for (key, _), row in zip(chunk, audio):
+                self._store(key, self._prepare(row, key.pitch, key.shift_semitones))
+        self.generated += len(items)
+
+    def _prepare(self, audio: np.ndarray, pitch: int, shift_semitones: int = 0) -> PreparedNote:
+        """Resample to the output rate, shifted by ``shift_semitones`` (soxr low-passes as it goes,
+        so a note shifted up never aliases), and add the sustain loop."""
+        rate = self.model.manifest.sample_rate
+        target = self.output_rate / 2.0 ** (shift_semitones / 12.0)
+        if rate != target:
+            audio = soxr.resample(audio, rate, target, quality="HQ").astype(np.float32)
+        note = make_loopable(audio, self.output_rate)
+        note.pitch = pitch
+        return note
+
+    def _store(self, key: NoteKey, note: PreparedNote) -> None:
+        self._cache[key] = note
+        self._bytes += note.nbytes
+        while self._bytes > self.cache_bytes and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._bytes -= old.nbytes
+
+    def clear(self) -> None:
+        self._cache.clear()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._cache)

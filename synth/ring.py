@@ -1,0 +1,51 @@
+"""A single-producer/single-consumer ring of stereo frames.
+
+The engine thread writes whole blocks; the audio callback reads whole blocks.
+Each side only moves its own counter (a Python int: assignments are atomic), so
+neither side takes a lock, and the callback never allocates a buffer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class FrameRing:
+    def __init__(self, capacity_frames: int, channels: int = 2) -> None:
+        self.capacity = int(capacity_frames)
+        self.buffer = np.zeros((self.capacity, channels), np.float32)
+        self.written = 0  # frames written so far (producer only)
+        self.read = 0  # frames read so far (consumer only)
+        self.underflows = 0  # callbacks that found too little audio (consumer only)
+
+    @property
+    def fill(self) -> int:
+        return self.written - self.read
+
+    def space(self) -> int:
+        return self.capacity - self.fill
+
+    def write(self, block: np.ndarray) -> None:
+        """Producer: append ``[frames, channels]``; the caller checks ``space()`` first."""
+        frames = len(block)
+        start = self.written % self.capacity
+        first = min(frames, self.capacity - start)
+        self.buffer[start:start + first] = block[:first]
+        if first < frames:
+            self.buffer[: frames - first] = block[first:]
+        self.written += frames
+
+    def read_into(self, out: np.ndarray) -> bool:
+        """Consumer: fill ``out`` ``[frames, channels]``; on underflow write silence and count it."""
+        frames = len(out)
+        if self.written - self.read < frames:
+            out.fill(0.0)
+            self.underflows += 1
+            return False
+        start = self.read % self.capacity
+        first = min(frames, self.capacity - start)
+        out[:first] = self.buffer[start:start + first]
+        if first < frames:
+            out[first:] = self.buffer[: frames - first]
+        self.read += frames
+        return True

@@ -1,0 +1,71 @@
+"""One sounding note: reads its prepared samples at a (bendable) rate through an envelope.
+
+Rendering is vectorised per block; a voice never allocates more than a few
+block-sized temporaries and never calls the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .envelope import EnvelopeState
+from .notes import PreparedNote
+
+SILENCE_GAIN = 1e-4  # -80 dB: a decayed sustain loop ends here
+
+
+class Voice:
+    __slots__ = ("note", "channel", "data", "rate", "pos", "travel", "env", "gain", "held", "sustained",
+                 "order", "stolen")
+
+    def __init__(self, note: int, channel: int, data: PreparedNote, rate: float, env: EnvelopeState,
+                 gain: float, order: int) -> None:
+        self.note, self.channel, self.data = note, channel, data
+        self.rate = rate  # playback step in source samples per output sample, before pitch bend
+        self.pos = 0.0  # read position in ``data.samples`` (wrapped into the loop)
+        self.travel = 0.0  # source samples played so far (unwrapped), for the sustain decay
+        self.env, self.gain = env, gain
+        self.held = True  # key still down
+        self.sustained = False  # key up but the sustain pedal holds it
+        self.order = order  # start order: lower is older, for voice stealing
+        self.stolen = False
+
+    @property
+    def done(self) -> bool:
+        return self.env.done
+
+    def release(self, fast_len: int | None = None) -> None:
+        self.held = False
+        self.sustained = False
+        self.env.release(fast_len)
+
+    def render(self, n: int, bend: float, ramp: np.ndarray, env_buf: np.ndarray, out: np.ndarray) -> None:
+        """Write ``n`` samples into ``out[:n]``. ``ramp`` is ``arange(max_block)`` as float64."""
+        data = self.data
+        step = self.rate * bend
+        offsets = ramp[:n] * step
+        pos = self.pos + offsets
+        loop_start, loop_end = data.loop_start, data.loop_end
+        if pos[-1] >= loop_end:
+            over = pos >= loop_end
+            pos[over] = loop_start + np.mod(pos[over] - loop_start, loop_end - loop_start)
+        index = pos.astype(np.int64)
+        frac = (pos - index).astype(np.float32)
+        samples = data.samples
+        left = samples[index]
+        np.multiply(samples[index + 1] - left, frac, out=out[:n])
+        out[:n] += left
+        beyond = self.travel + offsets[-1] - data.decay_start
+        if beyond > 0 and data.decay_per_sample > 0:
+            decay = np.exp(-data.decay_per_sample * np.maximum(self.travel + offsets - data.decay_start, 0.0))
+            out[:n] *= decay
+            if decay[-1] < SILENCE_GAIN:
+                self.env.release(fast_len=n)  # decayed away while held: end it quietly
+        self.env.render(n, env_buf)
+        out[:n] *= env_buf[:n]
+        out[:n] *= self.gain
+        advanced = self.pos + n * step
+        if advanced >= loop_end:
+            advanced = loop_start + (advanced - loop_start) % (loop_end - loop_start)
+        self.pos = advanced
+        self.travel += n * step

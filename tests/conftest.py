@@ -1,0 +1,59 @@
+"""Shared fixtures: the embedded default model, and a tiny model trained and exported for real."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from synth.model import DEFAULT_MODEL, GeneratorModel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_CONFIG_OVERRIDES = [
+    "model.latent_dim=8", "model.sample_rate=16000", "model.num_samples=16000", "model.num_frames=32",
+    "model.num_harmonics=16", "model.num_noise_bands=4", "model.noise_length=4000", "model.hidden=32",
+    "model.channels=16", "model.pitch_min=57", "model.pitch_max=69",
+    "train.steps=3", "train.batch_size=4", "train.crop_samples=8000", "train.checkpoint_every=1",
+    "train.log_every=1",
+]
+
+
+@pytest.fixture(scope="session")
+def default_model() -> GeneratorModel:
+    return GeneratorModel.load(DEFAULT_MODEL, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A few real FluidSynth notes (Electric Piano 1) at 16 kHz, 1 s each."""
+    if shutil.which("fluidsynth") is None:
+        pytest.skip("fluidsynth is not installed (make test installs it)")
+    from training.data import build_soundfont_dataset
+
+    folder = tmp_path_factory.mktemp("data") / "tiny"
+    return build_soundfont_dataset(folder, [4], list(range(57, 70, 2)), [60, 110], sample_rate=16000,
+                                   num_samples=16000, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_dataset, tmp_path_factory) -> Path:
+    """A tiny generator trained for 3 real steps; returns its run folder."""
+    from training.config import load_config
+    from training.train import Trainer
+
+    config = load_config([ROOT / "training/configs/default.toml"],
+                         TINY_CONFIG_OVERRIDES + [f"data.folder={str(tiny_dataset)!r}"])
+    run_dir = tmp_path_factory.mktemp("run")
+    Trainer(config, run_dir).fit(progress=False)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tiny_run, tmp_path_factory) -> Path:
+    from export.onnx_export import export_checkpoint
+
+    out = tmp_path_factory.mktemp("models") / "tiny.onnx"
+    export_checkpoint(tiny_run / "checkpoint.pt", out, name="tiny")
+    return out

@@ -1,0 +1,147 @@
+"""The plugin contract: good files load, broken files are refused with one sentence."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from synth.contract import CONTRACT_VERSION, parse_manifest
+from synth.errors import ModelError
+from synth.model import GeneratorModel
+
+
+def _rewrite(src: Path, dst: Path, edit) -> Path:
+    proto = onnx.load(src)
+    edit(proto)
+    onnx.save(proto, dst)
+    return dst
+
+
+def _set_meta(proto, key, value=None):
+    keep = [(p.key, p.value) for p in proto.metadata_props if p.key != key]
+    del proto.metadata_props[:]
+    for k, v in keep + ([(key, value)] if value is not None else []):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+
+
+def test_default_model_is_valid(default_model):
+    m = default_model.manifest
+    assert m.contract_version == CONTRACT_VERSION
+    assert m.pitch_conditioned and m.velocity_input
+    assert m.sample_rate >= 32000
+    probe = default_model.probe()
+    assert probe["finite"] and probe["peak"] > 1e-3
+
+
+def test_generate_shapes_and_dynamic_batch(tiny_model_path):
+    model = GeneratorModel.load(tiny_model_path, device="cpu")
+    m = model.manifest
+    for batch in (1, 5):
+        audio = model.generate(np.zeros((batch, m.latent_dim), np.float32), np.full(batch, 60),
+                               np.full(batch, 0.5, np.float32))
+        assert audio.shape == (batch, m.num_samples) and audio.dtype == np.float32
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda p: _set_meta(p, "sample_rate"), "missing the manifest key 'sample_rate'"),
+    (lambda p: _set_meta(p, "contract_version", "99"), "contract version 99"),
+    (lambda p: _set_meta(p, "contract_version"), "not a synth plugin"),
+    (lambda p: _set_meta(p, "latent_dim", "7"), "latent_directions rows"),
+    (lambda p: _set_meta(p, "pitch_min", "300"), "'pitch_min' must lie in 0..127"),
+    (lambda p: _set_meta(p, "latent_directions", "[[1, 2"), "unreadable manifest key 'latent_directions'"),
+    (lambda p: _set_meta(p, "num_samples", "12345"), "its manifest says 12345"),
+    (lambda p: _set_meta(p, "velocity_input", "false"), "inputs"),
+])
+def test_broken_manifest_is_refused(tiny_model_path, tmp_path, edit, needle):
+    broken = _rewrite(tiny_model_path, tmp_path / "broken.onnx", edit)
+    with pytest.raises(ModelError) as info:
+        GeneratorModel.load(broken, device="cpu")
+    assert needle in str(info.value)
+
+
+def _graph_model(tmp_path: Path, pitch_type=TensorProto.INT64, out_name="audio", z_name="z") -> Path:
+    """A small real ONNX graph: audio = tile(z) (the contract's shapes, with one thing changed)."""
+    z = helper.make_tensor_value_info(z_name, TensorProto.FLOAT, ["batch", 4])
+    pitch = helper.make_tensor_value_info("pitch", pitch_type, ["batch"])
+    audio = helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["batch", 64])
+    repeats = helper.make_tensor("repeats", TensorProto.INT64, [2], [1, 16])
+    node = helper.make_node("Tile", [z_name, "repeats"], [out_name])
+    keep = helper.make_node("Identity", ["pitch"], ["unused"])
+    graph = helper.make_graph([node, keep], "g", [z, pitch], [audio], initializer=[repeats])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    meta = {"contract_version": "1", "name": "g", "sample_rate": "16000", "num_samples": "64",
+            "latent_dim": "4", "latent_prior": "normal", "pitch_conditioned": "true", "pitch_min": "60",
+            "pitch_max": "72", "velocity_input": "false", "latent_directions": "[[1, 0, 0, 0]]",
+            "direction_spreads": "[1.0]", "architecture": "test"}
+    for k, v in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    path = tmp_path / "graph.onnx"
+    onnx.save(model, path)
+    return path
+
+
+def test_hand_built_graph_follows_contract(tmp_path):
+    model = GeneratorModel.load(_graph_model(tmp_path), device="cpu")
+    assert model.generate(np.ones((2, 4), np.float32), np.array([60, 61])).shape == (2, 64)
+
+
+@pytest.mark.parametrize("kwargs, needle", [
+    ({"pitch_type": TensorProto.INT32}, "'pitch' is tensor(int32)"),
+    ({"out_name": "wave"}, "output named 'audio'"),
+    ({"z_name": "latent"}, "inputs"),
+])
+def test_broken_graph_is_refused(tmp_path, kwargs, needle):
+    with pytest.raises(ModelError) as info:
+        GeneratorModel.load(_graph_model(tmp_path, **kwargs), device="cpu")
+    assert needle in str(info.value)
+
+
+def test_manifest_round_trip(default_model):
+    again = parse_manifest(default_model.manifest.to_metadata())
+    assert again == default_model.manifest
+
+
+def _inspect(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synth", "inspect", *args], capture_output=True, text=True)
+
+
+def test_inspect_prints_manifest_and_verdict(tiny_model_path):
+    result = _inspect(str(tiny_model_path))
+    assert result.returncode == 0, result.stderr
+    assert "sample rate" in result.stdout and "verdict: valid plugin" in result.stdout
+
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "does not exist"),
+    ("not a model", "not a readable ONNX model"),
+    ("folder", "not a file"),
+])
+def test_inspect_bad_input_one_sentence(tmp_path, content, needle):
+    path = tmp_path / "model.onnx"
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_text(content)
+    result = _inspect(str(path))
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_inspect_truncated_and_contract_breaking(tiny_model_path, tmp_path):
+    data = tiny_model_path.read_bytes()
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(data[: len(data) // 3])
+    broken = _rewrite(tiny_model_path, tmp_path / "nometa.onnx", lambda p: _set_meta(p, "latent_dim"))
+    for path, needle in ((truncated, "not a readable ONNX model"), (broken, "latent_dim")):
+        result = _inspect(str(path))
+        assert result.returncode == 2 and needle in result.stderr
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,184 @@
+"""The engine: voices, stealing, sustain, bend, release without clicks, determinism, the output bus."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synth import events as ev
+from synth.engine import Synth, soft_clip
+from synth.latent import Preset
+from synth.pitch import pitch_error_cents
+from synth.settings import Settings
+
+RATE = 48000
+
+
+def play(synth: Synth, timeline: dict[int, list[ev.MidiEvent]], frames: int, block: int = 512) -> np.ndarray:
+    """Render ``frames`` frames; ``timeline`` maps absolute frames to events."""
+    synth.prepare(RATE, block)
+    out = np.zeros((frames, 2), np.float32)
+    for start in range(0, frames, block):
+        n = min(block, frames - start)
+        events = [(f - start, e) for f, es in timeline.items() if start <= f < start + n for e in es]
+        out[start:start + n] = synth.process(events, n)
+    return out
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.asarray(x, np.float64) ** 2)))
+
+
+def max_step(x: np.ndarray) -> float:
+    """Largest sample-to-sample jump: a click shows up as a jump far above the signal's own."""
+    return float(np.abs(np.diff(x, axis=0)).max())
+
+
+@pytest.fixture
+def synth(default_model) -> Synth:
+    return Synth(default_model)
+
+
+def test_note_sounds_at_its_pitch_and_stops_after_release(synth):
+    out = play(synth, {0: [ev.note_on(60, 100)], RATE: [ev.note_off(60)]}, 2 * RATE)
+    assert abs(pitch_error_cents(out[RATE // 4:RATE // 2, 0], RATE, 60)) < 50
+    release = synth.channels[0].envelope.release_s
+    assert rms(out[RATE + int(release * RATE) + 100:]) == 0.0
+    assert synth.active_voices == 0
+
+
+def test_release_has_no_click(synth):
+    out = play(synth, {0: [ev.note_on(57, 110)], int(0.7 * RATE): [ev.note_off(57)]}, int(1.3 * RATE))
+    held = out[int(0.3 * RATE):int(0.7 * RATE), 0]
+    tail = out[int(0.7 * RATE):, 0]
+    # No jump in the release larger than the note's own largest step, and it ends at zero.
+    assert max_step(tail) <= max_step(held) * 1.05
+    assert abs(tail[-1]) < 1e-6
+
+
+def test_voice_stealing_keeps_polyphony_and_fades(default_model):
+    synth = Synth(default_model, Settings().with_overrides(["engine.polyphony=4"]))
+    notes = [48, 52, 55, 60, 64, 67]
+    timeline = {i * 2400: [ev.note_on(n, 100)] for i, n in enumerate(notes)}
+    out = play(synth, timeline, RATE)
+    assert synth.voices_stolen == 2
+    assert len([v for v in synth.voices if not v.stolen]) == 4
+    assert {v.note for v in synth.voices if not v.stolen} == {55, 60, 64, 67}
+    # What stealing removed (full polyphony minus stolen) is the stolen voices fading out: no step in it.
+    full = play(Synth(default_model), timeline, RATE)
+    removed = (full - out)[:, 0]
+    assert rms(removed) > 1e-4
+    stolen_alone = play(Synth(default_model), {0: [ev.note_on(48, 100)], 2400: [ev.note_on(52, 100)]}, RATE)
+    # A hard cut would jump by the voices' level (~0.1); a fade moves no faster than the voices themselves.
+    assert max_step(removed) <= 1.1 * max_step(stolen_alone[:, 0]) + 1e-3
+
+
+def test_sustain_pedal_holds_then_releases(synth):
+    timeline = {0: [ev.control(ev.CC_SUSTAIN, 127), ev.note_on(60, 100)], 4800: [ev.note_off(60)],
+                RATE: [ev.control(ev.CC_SUSTAIN, 0)]}
+    out = play(synth, timeline, 2 * RATE)
+    assert rms(out[RATE - 4800:RATE, 0]) > 1e-3  # still sounding long after the key went up
+    release = synth.channels[0].envelope.release_s
+    assert rms(out[RATE + int(release * RATE) + 100:]) == 0.0
+
+
+def test_pitch_bend_moves_pitch_by_the_bend_range(synth):
+    timeline = {0: [ev.MidiEvent(ev.PITCH_BEND, 0, 0, 8191), ev.note_on(60, 100)]}
+    out = play(synth, timeline, RATE)
+    cents = pitch_error_cents(out[RATE // 4:RATE // 2, 0], RATE, 62)
+    assert abs(cents) < 50
+    # RPN 0 changes the bend range: 12 semitones up from 60 is 72.
+    rpn = [ev.control(101, 0), ev.control(100, 0), ev.control(6, 12)]
+    out = play(Synth(synth.model), {0: rpn + [ev.MidiEvent(ev.PITCH_BEND, 0, 0, 8191), ev.note_on(60, 100)]}, RATE)
+    assert abs(pitch_error_cents(out[RATE // 4:RATE // 2, 0], RATE, 72)) < 50
+
+
+def test_held_note_sustains_past_generated_length_without_click(synth):
+    seconds = 6
+    out = play(synth, {0: [ev.note_on(55, 110)]}, seconds * RATE)
+    generated = synth.manifest.duration_s
+    late = out[int((generated + 1.0) * RATE):, 0]
+    assert rms(late) > 1e-4  # still sounding long after the generated clip ended
+    assert abs(pitch_error_cents(late[:RATE // 4], RATE, 55)) < 50
+    window = int(0.01 * RATE)
+    levels = [rms(late[i:i + window]) for i in range(0, len(late) - window, window)]
+    # The loop continues the note's own decay: no 10 ms window jumps up by more than 3 dB.
+    jumps = [b / a for a, b in zip(levels, levels[1:]) if a > 1e-5]
+    assert max(jumps) < 10 ** (3 / 20)
+
+
+def test_all_notes_off_and_panic(synth):
+    timeline = {0: [ev.note_on(60, 100), ev.note_on(64, 100)], 2400: [ev.control(ev.CC_ALL_NOTES_OFF, 0)]}
+    out = play(synth, timeline, RATE)
+    assert synth.active_voices == 0 and rms(out[-RATE // 4:]) == 0.0
+    play(synth, {0: [ev.note_on(60, 100)]}, 2400)
+    synth.panic()
+    assert synth.active_voices == 0
+
+
+def test_program_change_selects_a_preset_with_another_latent(synth):
+    z0, _ = synth.channel_latent(0)
+    synth.handle(ev.MidiEvent(ev.PROGRAM, 0, 3, 0))
+    z3, _ = synth.channel_latent(0)
+    assert synth.channels[0].preset_index == 3 and not np.allclose(z0, z3)
+
+
+def test_knob_moves_latent_along_its_direction(synth):
+    base, _ = synth.channel_latent(0)
+    synth.handle(ev.control(1, 127))  # CC1 is knob 0 in the default map
+    moved, _ = synth.channel_latent(0)
+    direction = np.asarray(synth.manifest.latent_directions[0])
+    delta = moved - base
+    assert np.allclose(delta / np.linalg.norm(delta), direction, atol=1e-4)
+    assert np.isclose(np.linalg.norm(delta), synth.manifest.direction_spreads[0], rtol=1e-3)
+
+
+def test_same_events_same_samples_and_block_size_independent(default_model):
+    timeline = {0: [ev.note_on(60, 90)], 3000: [ev.note_on(67, 70), ev.control(74, 100)],
+                20000: [ev.note_off(60)], 30000: [ev.note_off(67)]}
+    a = play(Synth(default_model), timeline, 40000, block=512)
+    b = play(Synth(default_model), timeline, 40000, block=512)
+    assert np.array_equal(a, b)
+    for block in (1, 37, 4096):
+        c = play(Synth(default_model), timeline, 40000, block=block) if block > 1 else None
+        if c is not None:
+            assert np.allclose(a, c, atol=1e-5)
+
+
+def test_output_bus_is_guarded(default_model):
+    loud = Synth(default_model, Settings().with_overrides(["engine.master_gain=4.0"]))
+    timeline = {0: [ev.note_on(n, 127) for n in range(40, 72)]}
+    out = play(loud, timeline, RATE // 2)
+    assert np.isfinite(out).all() and np.abs(out).max() <= 1.0
+    block = np.array([[np.nan, np.inf], [-np.inf, 3.0], [0.5, -0.95]], np.float32)
+    soft_clip(block)
+    assert np.isfinite(block).all() and np.abs(block).max() <= 1.0 and block[2, 0] == 0.5
+
+
+def test_repeated_notes_come_from_the_cache(synth):
+    play(synth, {0: [ev.note_on(60, 100)], 4800: [ev.note_off(60)], 9600: [ev.note_on(60, 100)]}, RATE)
+    assert synth.bank.generated == 1 and synth.bank.hits >= 1
+
+
+def test_notes_outside_model_range_play_in_tune(synth):
+    for note in (synth.manifest.pitch_max + 7, synth.manifest.pitch_min - 5):
+        out = play(Synth(synth.model), {0: [ev.note_on(note, 100)]}, RATE // 2)
+        assert abs(pitch_error_cents(out[RATE // 8:RATE // 2, 0], RATE, note)) < 50
+
+
+def test_state_round_trip(synth):
+    synth.handle(ev.MidiEvent(ev.PROGRAM, 2, 5, 0))
+    synth.set_knob(3, 0.9, channel=2)
+    state = synth.state()
+    other = Synth(synth.model)
+    other.load_state(state)
+    assert other.channels[2].preset_index == 5
+    assert np.array_equal(other.channel_latent(2)[0], synth.channel_latent(2)[0])
+
+
+def test_preset_for_another_model_is_named(default_model, tmp_path):
+    preset = Preset("wrong size", latent=[0.0] * (default_model.manifest.latent_dim + 1))
+    synth = Synth(default_model, presets=[preset])
+    with pytest.raises(Exception) as info:
+        synth.channel_latent(0)
+    assert "another model" in str(info.value)

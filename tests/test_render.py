@@ -1,0 +1,150 @@
+"""Headless render through the CLI: the demo in tune, determinism, resampling, one-shots, bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from synth.midifile import load_song
+from synth.pitch import pitch_error_cents
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "examples" / "demo.mid"
+
+
+def synth_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synth", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def note_spans(path: Path) -> list[tuple[int, float, float]]:
+    """(pitch, start_s, end_s) of every note in a MIDI file."""
+    started, spans = {}, []
+    for time_s, event in load_song(path).events:
+        if event.kind == "note_on":
+            started[(event.channel, event.a)] = time_s
+        elif event.kind == "note_off" and (event.channel, event.a) in started:
+            spans.append((event.a, started.pop((event.channel, event.a)), time_s))
+    return spans
+
+
+@pytest.fixture(scope="module")
+def demo_wav(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("render") / "demo.wav"
+    result = synth_cli("render", str(DEMO), "-o", str(out), "-q")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(out)
+    return out
+
+
+def test_every_demo_note_sounds_at_its_pitch(demo_wav):
+    audio, rate = sf.read(demo_wav)
+    mono = audio.mean(axis=1)
+    spans = note_spans(DEMO)
+    assert len(spans) >= 60
+    errors = []
+    for pitch, start, end in spans:
+        # From 0.2 s in (the previous note's release is over) to the key release (1 s at most).
+        segment = mono[int((start + 0.2) * rate):int(min(end, start + 1.0) * rate)]
+        cents = pitch_error_cents(segment, rate, pitch)
+        errors.append((pitch, start, cents))
+    wrong = [e for e in errors if e[2] is None or abs(e[2]) > 50]
+    assert not wrong, f"notes out of tune (pitch, start s, cents): {wrong}"
+
+
+def test_same_seed_same_bytes_other_seed_other_sound(demo_wav, tmp_path):
+    again = tmp_path / "again.wav"
+    other = tmp_path / "other.wav"
+    assert synth_cli("render", str(DEMO), "-o", str(again), "-q").returncode == 0
+    assert synth_cli("render", str(DEMO), "-o", str(other), "-q", "--seed", "5").returncode == 0
+    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    assert digest(again) == digest(demo_wav)
+    assert digest(other) != digest(demo_wav)
+
+
+@pytest.mark.parametrize("rate", [22050, 44100, 96000])
+def test_resampling_to_other_output_rates_keeps_pitch_and_length(tmp_path, rate):
+    out = tmp_path / f"r{rate}.wav"
+    result = synth_cli("render", str(DEMO), "-o", str(out), "-q", "--samplerate", str(rate))
+    assert result.returncode == 0, result.stderr
+    audio, got_rate = sf.read(out)
+    assert got_rate == rate
+    song = load_song(DEMO)
+    assert abs(len(audio) / rate - song.length_s) < 3.0
+    for pitch, start, end in note_spans(DEMO)[::9]:
+        segment = audio[int((start + 0.2) * rate):int(min(end, start + 1.0) * rate)].mean(axis=1)
+        assert abs(pitch_error_cents(segment, rate, pitch)) < 50
+
+
+def test_tempo_changes_and_all_channels_are_honoured(tmp_path):
+    import mido
+
+    mid = mido.MidiFile(ticks_per_beat=480)
+    a, b = mido.MidiTrack(), mido.MidiTrack()
+    mid.tracks += [a, b]
+    a.append(mido.MetaMessage("set_tempo", tempo=500_000, time=0))  # 120 bpm: 1 beat = 0.5 s
+    a.append(mido.Message("note_on", note=60, velocity=100, channel=0, time=0))
+    a.append(mido.Message("note_off", note=60, channel=0, time=480))
+    a.append(mido.MetaMessage("set_tempo", tempo=1_000_000, time=0))  # 60 bpm from beat 1
+    b.append(mido.Message("note_on", note=67, velocity=100, channel=5, time=960))  # beat 2 = 0.5 + 1.0 s
+    b.append(mido.Message("note_off", note=67, channel=5, time=480))
+    path = tmp_path / "tempo.mid"
+    mid.save(path)
+    out = tmp_path / "tempo.wav"
+    assert synth_cli("render", str(path), "-o", str(out), "-q").returncode == 0
+    audio, rate = sf.read(out)
+    mono = audio.mean(axis=1)
+    level = np.array([np.sqrt(np.mean(mono[i:i + 480] ** 2)) for i in range(0, len(mono) - 480, 480)])
+    second_onset = np.nonzero(level[int(1.2 * rate / 480):] > 0.01)[0][0] * 480 / rate + 1.2
+    assert abs(second_onset - 1.5) < 0.03
+    assert abs(pitch_error_cents(mono[int(1.7 * rate):int(1.95 * rate)], rate, 67)) < 50
+
+
+def test_one_shots_write_a_sample_pack(tmp_path):
+    folder = tmp_path / "pack"
+    result = synth_cli("render", "--one-shots", str(folder), "--pitches", "48,60,72", "--velocities", "64,127",
+                       "--duration", "0.5", "-q")
+    assert result.returncode == 0, result.stderr
+    files = sorted(folder.glob("*.wav"))
+    assert len(files) == 6 and files[0].name == "048_C3_v064.wav"
+    audio, rate = sf.read(folder / "072_C5_v127.wav")
+    assert abs(pitch_error_cents(audio[rate // 10:rate // 2, 0], rate, 72)) < 50
+    assert abs(audio[-1]).max() < 1e-4  # released to silence
+
+
+@pytest.mark.parametrize("content, needle", [
+    (None, "does not exist"),
+    (b"RIFF0000WAVE", "not a readable MIDI file"),
+    (DEMO.read_bytes()[:100], "MIDI"),
+    (b"MThd\x00\x00\x00\x06\x00\x01\x00\x00\x01\xe0", "has no tracks"),
+])
+def test_bad_midi_one_sentence(tmp_path, content, needle):
+    path = tmp_path / "in.mid"
+    if content is not None:
+        path.write_bytes(content)
+    result = synth_cli("render", str(path), "-o", str(tmp_path / "x.wav"), "-q")
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_existing_output_survives_a_failed_render(tmp_path):
+    out = tmp_path / "keep.wav"
+    out.write_bytes(b"precious")
+    result = synth_cli("render", str(tmp_path / "none.mid"), "-o", str(out), "-q")
+    assert result.returncode == 2 and out.read_bytes() == b"precious"
+    result = synth_cli("render", str(DEMO), "-o", str(tmp_path / "no" / "such" / "dir.wav"), "-q")
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_bad_arguments_get_usage(tmp_path):
+    result = synth_cli("render", "--pitches", "200", "--one-shots", str(tmp_path))
+    assert result.returncode == 2 and "usage:" in result.stderr and "0..127" in result.stderr
+    result = synth_cli("render", str(DEMO))
+    assert result.returncode == 2 and "-o OUT.wav" in result.stderr

@@ -1,0 +1,72 @@
+"""Settings and presets: strict parsing, clear refusals, atomic saves."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from synth.errors import ConfigError
+from synth.latent import Preset
+from synth.settings import Settings
+
+
+def test_defaults_and_toml_override(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[engine]\npolyphony = 12\n[midi]\nknob_ccs = [20, 21]\n")
+    settings = Settings.load(path)
+    assert settings["engine.polyphony"] == 12 and settings["midi.knob_ccs"] == [20, 21]
+    assert Settings()["engine.polyphony"] == 32
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[engine]\npolyphny = 3\n", "unknown setting 'engine.polyphny'"),
+    ("[sound]\nx = 1\n", "unknown section [sound]"),
+    ("[engine]\npolyphony = 0\n", "must lie in 1..256"),
+    ("[engine]\npolyphony = 'many'\n", "must be a number"),
+    ("[envelope]\nrelease_s = -1\n", "release_s must be 0..30"),
+    ("[engine\n", "not valid TOML"),
+])
+def test_bad_config_is_refused(tmp_path, text, needle):
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        Settings.load(path)
+    assert needle in str(info.value)
+
+
+def test_preset_round_trip_is_atomic(tmp_path):
+    preset = Preset("warm", seed=7, knobs=[0.2, 0.9])
+    path = tmp_path / "warm.json"
+    preset.save(path)
+    assert Preset.load(path) == preset
+    assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize("data, needle", [
+    ({"name": "x", "colour": "red"}, "unknown keys"),
+    ({"name": "x", "knobs": [2.0]}, "knobs must be"),
+    ({"name": "x", "seed": -1}, "seed must be"),
+    ({"name": "x", "format": 9}, "preset format 9"),
+])
+def test_bad_preset_is_refused(tmp_path, data, needle):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ConfigError) as info:
+        Preset.load(path)
+    assert needle in str(info.value)
+
+
+def test_cli_rejects_bad_config_and_foreign_preset(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text("[engine]\npolyphny = 3\n")
+    result = subprocess.run([sys.executable, "-m", "synth", "render", "--one-shots", str(tmp_path / "o"),
+                             "--config", str(config)], capture_output=True, text=True)
+    assert result.returncode == 2 and "polyphny" in result.stderr and "Traceback" not in result.stderr
+    preset = tmp_path / "p.json"
+    Preset("other", model_sha256="0" * 64).save(preset)
+    result = subprocess.run([sys.executable, "-m", "synth", "render", "--one-shots", str(tmp_path / "o"),
+                             "--preset", str(preset)], capture_output=True, text=True)
+    assert result.returncode == 2 and "made for another model" in result.stderr

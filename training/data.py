@@ -1,0 +1,148 @@
+"""Note data sets: single notes rendered from a SoundFont with FluidSynth.
+
+A data set is a folder with ``audio.npy`` (``[num_notes, num_samples]`` float32,
+memory-mapped on load) and ``index.json`` (sample rate, and per note its program,
+pitch, velocity and split). Notes are held for the whole clip, so a clip is "the
+note while the key is down"; the host adds release and sustain looping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+import numpy as np
+import soundfile as sf
+from tqdm import tqdm
+
+DEFAULT_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+NOTE_SPACING_S = 1.5  # silence after each clip, for FluidSynth's release to die away
+
+
+@dataclass(frozen=True)
+class NoteSpec:
+    program: int
+    pitch: int
+    velocity: int
+
+
+def _note_midi(notes: list[NoteSpec], clip_s: float, path: Path) -> list[float]:
+    """Write one MIDI file that plays ``notes`` one after another; return their start times (s)."""
+    ticks_per_second = 960  # 480 ticks per beat at 120 bpm
+    track = mido.MidiTrack()
+    mid = mido.MidiFile(ticks_per_beat=480, tracks=[track])
+    track.append(mido.MetaMessage("set_tempo", tempo=500_000, time=0))
+    starts, now, program = [], 0, None
+    lead = int(0.1 * ticks_per_second)
+    for index, note in enumerate(notes):
+        channel = 0
+        if note.program != program:
+            track.append(mido.Message("program_change", program=note.program, channel=channel, time=0))
+            program = note.program
+        on_tick = lead + index * int((clip_s + NOTE_SPACING_S) * ticks_per_second)
+        track.append(mido.Message("note_on", note=note.pitch, velocity=note.velocity, channel=channel,
+                                  time=on_tick - now))
+        off_tick = on_tick + int(clip_s * ticks_per_second)
+        track.append(mido.Message("note_off", note=note.pitch, velocity=0, channel=channel, time=off_tick - on_tick))
+        now = off_tick
+        starts.append(on_tick / ticks_per_second)
+    track.append(mido.MetaMessage("end_of_track", time=int(NOTE_SPACING_S * ticks_per_second)))
+    mid.save(path)
+    return starts
+
+
+def render_with_fluidsynth(midi_path: Path, wav_path: Path, soundfont: Path, sample_rate: int) -> None:
+    """Render a MIDI file with FluidSynth, dry (no reverb or chorus), at ``sample_rate``."""
+    if shutil.which("fluidsynth") is None:
+        raise RuntimeError("fluidsynth is not installed (Debian: apt-get install fluidsynth fluid-soundfont-gm)")
+    cmd = ["fluidsynth", "-ni", "-q", "-g", "1.0", "-R", "0", "-C", "0", "-r", str(sample_rate),
+           "-F", str(wav_path), str(soundfont), str(midi_path)]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _slice_notes(audio: np.ndarray, starts: list[float], sample_rate: int, num_samples: int) -> np.ndarray:
+    """Cut one clip per note, aligned on its first audible sample (FluidSynth starts notes on 64-sample blocks)."""
+    clips = np.zeros((len(starts), num_samples), np.float32)
+    for i, start in enumerate(starts):
+        lo = max(0, int((start - 0.005) * sample_rate))
+        window = np.abs(audio[lo:lo + int(0.05 * sample_rate)])
+        above = np.nonzero(window > 1e-4)[0]
+        onset = lo + (int(above[0]) if len(above) else int(0.005 * sample_rate))
+        piece = audio[onset:onset + num_samples]
+        clips[i, :len(piece)] = piece
+    return clips
+
+
+def build_soundfont_dataset(out_dir: Path, programs: list[int], pitches: list[int], velocities: list[int],
+                            sample_rate: int = 32000, num_samples: int = 64000,
+                            soundfont: Path = DEFAULT_SOUNDFONT, validation_share: float = 0.1,
+                            seed: int = 0, progress: bool = True) -> Path:
+    """Render every program x pitch x velocity as one held note; write the data set atomically."""
+    if not soundfont.exists():
+        raise FileNotFoundError(f"SoundFont {soundfont} not found (Debian: apt-get install fluid-soundfont-gm)")
+    clip_s = num_samples / sample_rate
+    clips, index = [], []
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        for program in tqdm(programs, desc="rendering programs", disable=not progress):
+            notes = [NoteSpec(program, p, v) for p in pitches for v in velocities]
+            midi_path, wav_path = Path(tmp) / "notes.mid", Path(tmp) / "notes.wav"
+            starts = _note_midi(notes, clip_s, midi_path)
+            render_with_fluidsynth(midi_path, wav_path, soundfont, sample_rate)
+            audio, rate = sf.read(wav_path, dtype="float32", always_2d=True)
+            if rate != sample_rate:
+                raise RuntimeError(f"FluidSynth wrote {rate} Hz, asked for {sample_rate} Hz")
+            program_clips = _slice_notes(audio.mean(axis=1), starts, sample_rate, num_samples)
+            # One gain per program keeps its velocity dynamics; the loudest note peaks at 0.9.
+            program_clips *= 0.9 / max(float(np.abs(program_clips).max()), 1e-6)
+            clips.append(program_clips)
+            for note in notes:
+                split = "validation" if rng.random() < validation_share else "train"
+                index.append({"program": note.program, "pitch": note.pitch, "velocity": note.velocity,
+                              "split": split})
+    data = np.concatenate(clips)
+    silent = np.abs(data).max(axis=1) < 1e-3
+    keep = ~silent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp_audio = out_dir / "audio.npy.partial"
+    with open(tmp_audio, "wb") as handle:
+        np.save(handle, data[keep])
+    meta = {"sample_rate": sample_rate, "num_samples": num_samples, "source": f"FluidSynth {soundfont.name}",
+            "skipped_silent": int(silent.sum()), "notes": [n for n, k in zip(index, keep) if k]}
+    tmp_index = out_dir / "index.json.partial"
+    tmp_index.write_text(json.dumps(meta, indent=1))
+    os.replace(tmp_audio, out_dir / "audio.npy")
+    os.replace(tmp_index, out_dir / "index.json")
+    return out_dir
+
+
+@dataclass
+class NoteDataset:
+    """A built data set, memory-mapped: ``audio[i]`` is ``[num_samples]`` float32."""
+
+    audio: np.ndarray
+    pitch: np.ndarray
+    velocity: np.ndarray
+    program: np.ndarray
+    sample_rate: int
+    description: str
+
+    @classmethod
+    def load(cls, folder: Path, split: str | None = "train") -> NoteDataset:
+        meta = json.loads((Path(folder) / "index.json").read_text())
+        audio = np.load(Path(folder) / "audio.npy", mmap_mode="r")
+        rows = [i for i, n in enumerate(meta["notes"]) if split is None or n["split"] == split]
+        notes = [meta["notes"][i] for i in rows]
+        return cls(audio=audio[rows], pitch=np.array([n["pitch"] for n in notes], np.int64),
+                   velocity=np.array([n["velocity"] for n in notes], np.float32) / 127.0,
+                   program=np.array([n["program"] for n in notes], np.int64),
+                   sample_rate=int(meta["sample_rate"]), description=meta["source"])
+
+    def __len__(self) -> int:
+        return len(self.pitch)

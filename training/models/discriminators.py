@@ -1,0 +1,65 @@
+"""Discriminators: judge real versus generated notes, given the pitch they should have."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def log_magnitude(audio: torch.Tensor, n_fft: int) -> torch.Tensor:
+    """``[B, N]`` -> ``[B, 1, n_fft // 2 + 1, frames]`` log-magnitude spectrogram."""
+    window = torch.hann_window(n_fft, device=audio.device)
+    spec = torch.stft(audio, n_fft, hop_length=n_fft // 4, window=window, return_complex=True)
+    return torch.log(spec.abs() + 1e-5)[:, None]
+
+
+class SpectrogramDiscriminator(nn.Module):
+    """A 2-D CNN over one STFT resolution, with a projection term for the pitch."""
+
+    def __init__(self, n_fft: int, channels: int = 32) -> None:
+        super().__init__()
+        self.n_fft = n_fft
+        layers, width = [], 1
+        for _ in range(4):
+            layers += [nn.utils.spectral_norm(nn.Conv2d(width, channels, 3, stride=2, padding=1)),
+                       nn.LeakyReLU(0.2)]
+            width = channels
+        self.body = nn.Sequential(*layers)
+        self.out = nn.utils.spectral_norm(nn.Linear(channels, 1))
+        self.pitch_embedding = nn.utils.spectral_norm(nn.Embedding(128, channels))
+
+    def forward(self, audio: torch.Tensor, pitch: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        features = []
+        x = log_magnitude(audio, self.n_fft)
+        for layer in self.body:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                features.append(x)
+        pooled = x.mean(dim=(2, 3))
+        logit = self.out(pooled)[:, 0] + (self.pitch_embedding(pitch.clamp(0, 127)) * pooled).sum(dim=1)
+        return logit, features
+
+
+class MultiResolutionDiscriminator(nn.Module):
+    """Several spectrogram discriminators at different FFT sizes; returns their logits and features."""
+
+    def __init__(self, fft_sizes: tuple[int, ...] = (1024, 256), channels: int = 32) -> None:
+        super().__init__()
+        self.discriminators = nn.ModuleList(SpectrogramDiscriminator(n, channels) for n in fft_sizes)
+
+    def forward(self, audio: torch.Tensor, pitch: torch.Tensor):
+        return [d(audio, pitch) for d in self.discriminators]
+
+
+def multi_resolution_stft_loss(fake: torch.Tensor, real: torch.Tensor,
+                               fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128)) -> torch.Tensor:
+    """Spectral convergence plus log-magnitude L1, averaged over resolutions."""
+    total = fake.new_zeros(())
+    for n_fft in fft_sizes:
+        window = torch.hann_window(n_fft, device=fake.device)
+        f = torch.stft(fake, n_fft, n_fft // 4, window=window, return_complex=True).abs()
+        r = torch.stft(real, n_fft, n_fft // 4, window=window, return_complex=True).abs()
+        convergence = torch.linalg.norm(r - f, dim=(1, 2)) / (torch.linalg.norm(r, dim=(1, 2)) + 1e-7)
+        total = total + convergence.mean() + F.l1_loss(torch.log(f + 1e-5), torch.log(r + 1e-5))
+    return total / len(fft_sizes)

@@ -1,0 +1,151 @@
+"""Harmonic-plus-noise generator: (z, pitch, velocity) -> controls -> audio.
+
+Controls first, then signal (as in DDSP): a small network maps the latent and the
+conditioning to frame-rate controls (``amplitude``, ``harmonic_distribution``,
+``noise_band_gains``); a fixed, differentiable synthesiser turns them into a
+waveform whose partials sit at exact multiples of the note's f0, so every note
+is in tune by construction. Everything here exports to ONNX (opset 17).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+def scaled_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """DDSP's positive activation: smooth, bounded, with a useful log-range."""
+    return 2.0 * torch.sigmoid(x) ** math.log(10.0) + 1e-7
+
+
+def noise_filterbank(num_bands: int, length: int, sample_rate: int, seed: int = 1234) -> np.ndarray:
+    """Fixed band-limited noise, ``[num_bands, length]``, log-spaced bands from 40 Hz to Nyquist.
+
+    Made once with a fixed seed and stored in the graph, so a latent always gives
+    the same note (no random op in the plugin). Each band has unit RMS.
+    """
+    rng = np.random.default_rng(seed)
+    spectrum = np.fft.rfft(rng.standard_normal(length))
+    freqs = np.fft.rfftfreq(length, 1.0 / sample_rate)
+    edges = np.geomspace(40.0, sample_rate / 2, num_bands + 1)
+    bands = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        band = np.fft.irfft(spectrum * ((freqs >= low) & (freqs < high)), n=length)
+        bands.append(band / (np.sqrt(np.mean(band**2)) + 1e-12))
+    return np.stack(bands).astype(np.float32)
+
+
+class UpBlock(nn.Module):
+    """Doubles the frame rate: nearest upsampling, then a 1-D convolution."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(channels, channels, kernel_size=5, padding=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.repeat_interleave(2, dim=2)
+        return F.leaky_relu(self.conv(x), 0.2) + x
+
+
+class HarmonicGenerator(nn.Module):
+    """z ``[B, latent_dim]``, pitch ``[B]`` int64, velocity ``[B]`` -> audio ``[B, num_samples]``."""
+
+    def __init__(self, latent_dim: int = 32, sample_rate: int = 32000, num_samples: int = 64000,
+                 num_frames: int = 128, num_harmonics: int = 60, num_noise_bands: int = 16,
+                 noise_length: int = 8000, hidden: int = 256, channels: int = 128,
+                 pitch_min: int = 36, pitch_max: int = 84) -> None:
+        super().__init__()
+        if num_samples % num_frames or num_samples % noise_length:
+            raise ValueError("num_samples must be a multiple of num_frames and of noise_length")
+        start_frames = 8
+        stages = int(round(math.log2(num_frames / start_frames)))
+        if start_frames * 2**stages != num_frames:
+            raise ValueError("num_frames must be 8 times a power of two")
+        self.latent_dim, self.sample_rate, self.num_samples = latent_dim, sample_rate, num_samples
+        self.num_frames, self.num_harmonics = num_frames, num_harmonics
+        self.pitch_min, self.pitch_max = pitch_min, pitch_max
+        self.channels, self.start_frames = channels, start_frames
+        self.pitch_embedding = nn.Embedding(128, 32)
+        self.trunk = nn.Sequential(
+            nn.Linear(latent_dim + 32 + 2, hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, channels * start_frames),
+        )
+        self.ups = nn.Sequential(*[UpBlock(channels) for _ in range(stages)])
+        self.head = nn.Conv1d(channels, 1 + num_harmonics + num_noise_bands, kernel_size=1)
+        self.register_buffer("harmonic_numbers", torch.arange(1, num_harmonics + 1, dtype=torch.float32))
+        self.register_buffer("sample_index", torch.arange(num_samples, dtype=torch.float64))
+        self.table_size = 2048
+        hop = num_samples // num_frames
+        self.register_buffer("frame_index", torch.arange(num_samples) // hop)
+        self.register_buffer("frame_fraction", (torch.arange(num_samples) % hop).to(torch.float32) / hop)
+        table_phase = torch.arange(self.table_size, dtype=torch.float64) / self.table_size
+        basis = torch.sin(2 * math.pi * torch.arange(1, num_harmonics + 1, dtype=torch.float64)[:, None]
+                          * table_phase[None, :])
+        self.register_buffer("sine_basis", basis.to(torch.float32))  # [K, L]: one period per partial
+        self.register_buffer("noise_bank", torch.from_numpy(
+            noise_filterbank(num_noise_bands, noise_length, sample_rate)))
+        with torch.no_grad():  # start quiet on noise, so early training hears the harmonics
+            self.head.bias[1 + num_harmonics:] = -4.0
+
+    def get_controls(self, z: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Network outputs as named controls at frame rate (``[B, ..., num_frames]``)."""
+        pitch_index = pitch.clamp(0, 127)
+        pitch_scalar = (pitch.to(torch.float32) - 60.0) / 24.0
+        cond = torch.cat([z, self.pitch_embedding(pitch_index), pitch_scalar[:, None], velocity[:, None]], dim=1)
+        x = self.trunk(cond).reshape(-1, self.channels, self.start_frames)
+        out = self.head(self.ups(x))
+        f0_hz = 440.0 * torch.pow(2.0, (pitch.to(torch.float32) - 69.0) / 12.0)
+        harmonic_hz = f0_hz[:, None] * self.harmonic_numbers[None, :]
+        audible = (harmonic_hz < 0.48 * self.sample_rate).to(torch.float32)  # no aliasing
+        logits = out[:, 1:1 + self.num_harmonics]
+        distribution = torch.softmax(logits, dim=1) * audible[:, :, None]
+        distribution = distribution / (distribution.sum(dim=1, keepdim=True) + 1e-7)
+        return {
+            "f0_hz": f0_hz,
+            "amplitude": scaled_sigmoid(out[:, :1]),
+            "harmonic_distribution": distribution,
+            "noise_band_gains": scaled_sigmoid(out[:, 1 + self.num_harmonics:]),
+        }
+
+    def get_signal(self, controls: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Pure synthesis from controls: a wavetable oscillator plus filtered noise, ``[B, num_samples]``.
+
+        Each control frame becomes one period of a waveform (the harmonic sum, by a
+        matrix product), read at the note's phase and cross-faded between frames.
+        That equals an oscillator bank with linearly interpolated amplitudes, at the
+        cost of a few gathers per sample instead of one sine per partial per sample.
+        """
+        f0_hz = controls["f0_hz"]
+        batch = f0_hz.shape[0]
+        amps = controls["amplitude"] * controls["harmonic_distribution"]  # [B, K, T]
+        tables = torch.matmul(amps.transpose(1, 2), self.sine_basis)  # [B, T, L]
+        tables = torch.cat([tables, tables[:, -1:]], dim=1).reshape(batch, -1)  # hold the last frame
+        # Phase in cycles, wrapped in float64: float32 would smear the partials late in the note.
+        cycles = f0_hz.to(torch.float64)[:, None] / self.sample_rate * self.sample_index[None, :]
+        position = (cycles - torch.floor(cycles)).to(torch.float32) * self.table_size  # [B, N]
+        left = torch.floor(position)
+        frac = position - left
+        left = left.to(torch.int64)
+        right = torch.remainder(left + 1, self.table_size)
+        base = self.frame_index[None, :] * self.table_size  # [1, N] start of each sample's frame
+        nxt = base + self.table_size
+
+        def read(offset: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+            return torch.gather(tables, 1, (offset + index))
+
+        here = read(base, left) * (1.0 - frac) + read(base, right) * frac
+        there = read(nxt, left) * (1.0 - frac) + read(nxt, right) * frac
+        harmonic = here + (there - here) * self.frame_fraction[None, :]
+        gains = F.interpolate(controls["noise_band_gains"], size=self.num_samples, mode="linear",
+                              align_corners=False)
+        repeats = self.num_samples // self.noise_bank.shape[1]
+        noise = (gains * self.noise_bank.repeat(1, repeats)[None]).sum(dim=1)
+        return harmonic + 0.05 * noise
+
+    def forward(self, z: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
+        return self.get_signal(self.get_controls(z, pitch, velocity))
