@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,8 +107,7 @@ class GeneratorModel:
         try:
             session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         except Exception as exc:  # onnxruntime raises many types; all mean "not a usable ONNX file"
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{path} is not a readable ONNX model ({first_line[:160]})",
+            raise ModelError(f"{path} is not a readable ONNX model ({_runtime_reason(exc)})",
                              hint="check that the file is complete and was written by `synth export`") from None
         source = str(path)
         manifest = parse_manifest(dict(session.get_modelmeta().custom_metadata_map), source)
@@ -162,6 +162,15 @@ class GeneratorModel:
             vel = np.full(batch, 0.8, np.float32) if velocity is None else velocity
             feeds[INPUT_VELOCITY] = np.asarray(vel, dtype=np.float32).reshape(batch)
         return self.session.run([OUTPUT_AUDIO], feeds)[0]
+
+
+def _runtime_reason(exc: Exception) -> str:
+    """onnxruntime's message without its source locations and C++ signatures, on one line."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = text.split(" failed:", 1)[-1]
+    text = re.sub(r"/onnxruntime_src/\S+:\d+ [^()]*\([^()]*\)( const)? ", "", text)
+    text = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", text)
+    return text[:200]
 
 
 def _spec(node) -> TensorSpec:

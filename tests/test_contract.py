@@ -75,7 +75,7 @@ def _graph_model(tmp_path: Path, pitch_type=TensorProto.INT64, out_name="audio",
     node = helper.make_node("Tile", [z_name, "repeats"], [out_name])
     keep = helper.make_node("Identity", ["pitch"], ["unused"])
     graph = helper.make_graph([node, keep], "g", [z, pitch], [audio], initializer=[repeats])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     meta = {"contract_version": "1", "name": "g", "sample_rate": "16000", "num_samples": "64",
             "latent_dim": "4", "latent_prior": "normal", "pitch_conditioned": "true", "pitch_min": "60",
             "pitch_max": "72", "velocity_input": "false", "latent_directions": "[[1, 0, 0, 0]]",
@@ -86,6 +86,14 @@ def _graph_model(tmp_path: Path, pitch_type=TensorProto.INT64, out_name="audio",
     path = tmp_path / "graph.onnx"
     onnx.save(model, path)
     return path
+
+
+def test_too_new_ir_version_is_named(tmp_path):
+    path = _graph_model(tmp_path)
+    _rewrite(path, path, lambda p: setattr(p, "ir_version", 99))
+    with pytest.raises(ModelError) as info:
+        GeneratorModel.load(path, device="cpu")
+    assert "IR version" in str(info.value) and "onnxruntime_src" not in str(info.value)
 
 
 def test_hand_built_graph_follows_contract(tmp_path):
