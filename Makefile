@@ -12,6 +12,7 @@ TORCH := torch==2.13.0
 demo: system $(STAMP)
 	@mkdir -p out
 	$(BIN)/synth render examples/demo.mid -o out/demo.wav
+	@echo "demo written to $(CURDIR)/out/demo.wav"
 
 test: system $(STAMP)
 	bash tests/run.sh

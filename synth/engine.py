@@ -82,8 +82,11 @@ class Synth:
     """
 
     def __init__(self, model: GeneratorModel, settings: Settings | None = None,
-                 presets: list[Preset] | None = None) -> None:
+                 presets: list[Preset] | None = None, realtime: bool = False) -> None:
         self.model = model
+        # realtime: never wait for inference in process(); a missing note plays a cached stand-in
+        # (nearest velocity bucket, or the previous latent) while a worker generates the real one.
+        self.realtime = realtime
         self.manifest = model.manifest
         self.settings = settings or Settings()
         self.latents = LatentSpace(self.manifest)
@@ -108,6 +111,8 @@ class Synth:
             raise ConfigError(f"block size must be 1..65536 frames, got {block_size}")
         if self.bank is None or self.bank.output_rate != sample_rate:
             self.bank = NoteBank(self.model, sample_rate, self.settings["engine.cache_mb"] << 20)
+            if self.realtime:
+                self.bank.start_worker()
         self.sample_rate, self.block_size = sample_rate, block_size
         self._ramp = np.arange(block_size, dtype=np.float64)
         self._voice_buf = np.zeros(block_size, np.float32)
@@ -278,7 +283,7 @@ class Synth:
         m = self.manifest
         buckets = self.settings["engine.velocity_buckets"]
         bucket = min(velocity * buckets // 128, buckets - 1)
-        model_velocity = (bucket + 0.5) * 128.0 / buckets / 127.0
+        model_velocity = self._bucket_velocity(bucket)
         z, digest = self.channel_latent(channel)
         if m.pitch_conditioned:
             source = note
@@ -297,28 +302,52 @@ class Synth:
         return NoteKey(source, bucket, digest, shift), z, model_velocity, 1.0
 
     def _note_for(self, channel: int, note: int, velocity: int) -> tuple[PreparedNote, float, float]:
+        """The prepared note for a note-on, its playback rate, and the velocity it was generated at."""
         key, z, model_velocity, rate = self._note_request(channel, note, velocity)
         data = self.bank.get(key)
+        if data is None and self.realtime:
+            self.bank.request(key, z, model_velocity)
+            stand_in = self.bank.nearest(key)
+            if stand_in is not None:
+                data, bucket = stand_in
+                return data, rate, self._bucket_velocity(bucket) * 127.0
         if data is None:
             self.bank.ensure([(key, z, model_velocity)])
             data = self.bank.get(key)
         return data, rate, model_velocity * 127.0
 
+    def _bucket_velocity(self, bucket: int) -> float:
+        buckets = self.settings["engine.velocity_buckets"]
+        return (bucket + 0.5) * 128.0 / buckets / 127.0
+
     def _prefetch(self, events: Iterable[tuple[int, ev.MidiEvent]]) -> None:
-        """Generate this block's missing notes in one batch (with the channels' current latents)."""
+        """Generate this block's missing notes in one batch (with the channels' current latents);
+        in realtime mode, queue them for the worker instead of waiting."""
         requests = []
         for _, event in events:
             if event.kind == ev.NOTE_ON:
                 key, z, model_velocity, _ = self._note_request(event.channel, event.a, event.b)
                 requests.append((key, z, model_velocity))
-        if requests:
+        if not requests:
+            return
+        if self.realtime:
+            for request in requests:
+                if self.bank.get(request[0]) is None:
+                    self.bank.request(*request)
+        else:
             self.bank.ensure(requests)
 
-    def prefetch_notes(self, notes: Iterable[tuple[int, int, int]]) -> int:
-        """Generate ``(channel, note, velocity)`` notes ahead of time with current latents; returns misses."""
-        before = self.bank.generated
-        self.bank.ensure([self._note_request(c, n, v)[:3] for c, n, v in notes])
-        return self.bank.generated - before
+    def prefetch_notes(self, notes: Iterable[tuple[int, int, int]], wait: bool = True) -> int:
+        """Generate ``(channel, note, velocity)`` notes ahead of time with current latents.
+
+        ``wait=False`` queues them for the realtime worker. Returns how many were requested."""
+        requests = [self._note_request(c, n, v)[:3] for c, n, v in notes]
+        if wait:
+            self.bank.ensure(requests)
+        else:
+            for request in requests:
+                self.bank.request(*request)
+        return len(requests)
 
     def _make_room(self) -> None:
         """Steal a voice when the polyphony is full: the oldest released one, else the oldest held."""

@@ -13,8 +13,10 @@ press to sound is the ring's fill target plus one block.
 from __future__ import annotations
 
 import collections
+import contextlib
 import gc
 import json
+import os
 import signal
 import sys
 import threading
@@ -28,7 +30,7 @@ from .events import from_bytes
 from .latent import write_text_atomically
 from .ring import FrameRing
 
-MIDI_APIS = {"auto": None, "alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
+MIDI_APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
 MAX_QUEUED_EVENTS = 4096
 
 
@@ -58,6 +60,22 @@ class LiveStats:
     midi_events: int = 0
     midi_dropped: int = 0
     seconds: float = 0.0
+
+
+@contextlib.contextmanager
+def quiet_c_stderr():
+    """Silence what C libraries print on stderr (ALSA's 'cannot open /dev/snd/seq' on a machine
+    without sound hardware): the user gets our one sentence instead."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def find_output_device(spec: str | None) -> int:
@@ -90,13 +108,24 @@ def open_midi_input(options: LiveOptions, queue: collections.deque, stats: LiveS
     """Open the MIDI input the options name; its callback only parses and queues (frame-stamped later)."""
     import rtmidi
 
-    api_name = MIDI_APIS[options.midi_api]
-    api = getattr(rtmidi, f"API_{api_name}") if api_name else rtmidi.API_UNSPECIFIED
-    try:
-        midi_in = rtmidi.MidiIn(api, name="gansynth")
-    except rtmidi.SystemError as exc:
-        raise MidiError(f"cannot open the {options.midi_api} MIDI API ({exc})",
-                        hint="is the JACK server running? try --midi-api alsa") from None
+    wanted = [options.midi_api] if options.midi_api != "auto" else ["alsa", "jack"]
+    midi_in, failures = None, []
+    for name in wanted:
+        api = getattr(rtmidi, f"API_{MIDI_APIS[name]}")
+        if api not in rtmidi.get_compiled_api():
+            failures.append(f"{name}: not built into python-rtmidi")
+            continue
+        try:
+            with quiet_c_stderr():
+                midi_in = rtmidi.MidiIn(api, name="gansynth")
+            break
+        except rtmidi.SystemError as exc:
+            failures.append(f"{name}: {exc}")
+    if midi_in is None:
+        hint = {"alsa": "this machine has no ALSA sequencer (/dev/snd/seq); try --midi-api jack",
+                "jack": "is the JACK server running? try --midi-api alsa"}.get(
+            options.midi_api, "start a JACK server or load the ALSA sequencer (snd-seq)")
+        raise MidiError(f"cannot open a MIDI input ({'; '.join(failures)})", hint=hint)
     midi_in.ignore_types(sysex=True, timing=True, active_sense=True)
     if options.virtual_midi:
         midi_in.open_virtual_port(options.virtual_midi)
@@ -150,12 +179,19 @@ class LiveHost:
         info = sd.query_devices(device)
         rate = int(opts.samplerate or info["default_samplerate"])
         block = opts.blocksize
-        self.synth.prepare(rate, block)
         self.ring = FrameRing(block * max(opts.ring_blocks + 2, 4), opts.channels)
         self.target = block * opts.ring_blocks
         self.stats.latency_frames = self.target + block
-        self.synth.prefetch_notes([(0, p, 100) for p in range(self.synth.manifest.pitch_min,
-                                                              self.synth.manifest.pitch_max + 1)])
+        # Every key at one velocity now (so any note has a stand-in), the other velocities meanwhile.
+        self.synth.realtime = True
+        self.synth.prepare(rate, block)
+        m = self.synth.manifest
+        self.synth.prefetch_notes([(0, key, 100) for key in range(max(0, m.pitch_min - 12),
+                                                                  min(127, m.pitch_max + 12) + 1)])
+        buckets = self.synth.settings["engine.velocity_buckets"]
+        velocities = [min(127, int((b + 0.5) * 128 / buckets)) for b in range(buckets)]
+        self.synth.prefetch_notes([(0, key, v) for v in velocities for key in range(m.pitch_min, m.pitch_max + 1)],
+                                  wait=False)
         midi_in, port = open_midi_input(opts, self.events, self.stats)
         self._install_signals()
         started = time.perf_counter()

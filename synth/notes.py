@@ -9,7 +9,9 @@ the voice continues the note's own measured decay over it. Notes are cached by
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -92,7 +94,11 @@ def make_loopable(audio: np.ndarray, sample_rate: int) -> PreparedNote:
 
 
 class NoteBank:
-    """Generates, resamples and caches notes for one model at one output rate (LRU, bounded in bytes)."""
+    """Generates, resamples and caches notes for one model at one output rate (LRU, bounded in bytes).
+
+    Thread-safe: a background worker (``start_worker``) may generate notes while the engine
+    thread reads the cache; the lock guards only dictionary operations, never inference.
+    """
 
     def __init__(self, model: GeneratorModel, output_rate: int, cache_bytes: int = 256 << 20) -> None:
         self.model = model
@@ -100,22 +106,41 @@ class NoteBank:
         self.cache_bytes = cache_bytes
         self._cache: OrderedDict[NoteKey, PreparedNote] = OrderedDict()
         self._bytes = 0
+        self._lock = threading.Lock()
+        self._pending: collections.deque = collections.deque(maxlen=1024)
+        self._wake = threading.Event()
+        self._worker: threading.Thread | None = None
         self.generated = 0  # notes inferred so far (cache misses)
         self.hits = 0
 
     def get(self, key: NoteKey) -> PreparedNote | None:
-        note = self._cache.get(key)
-        if note is not None:
-            self._cache.move_to_end(key)
-            self.hits += 1
-        return note
+        with self._lock:
+            note = self._cache.get(key)
+            if note is not None:
+                self._cache.move_to_end(key)
+                self.hits += 1
+            return note
+
+    def nearest(self, key: NoteKey) -> tuple[PreparedNote, int] | None:
+        """A cached stand-in for ``key``: same pitch, shift and latent at the closest velocity bucket,
+        else the same pitch and shift with any latent. Returns the note and its velocity bucket."""
+        best, best_rank = None, None
+        with self._lock:
+            for other, note in self._cache.items():
+                if other.pitch != key.pitch or other.shift_semitones != key.shift_semitones:
+                    continue
+                rank = (other.latent_digest != key.latent_digest, abs(other.velocity_bucket - key.velocity_bucket))
+                if best_rank is None or rank < best_rank:
+                    best, best_rank = (note, other.velocity_bucket), rank
+        return best
 
     def ensure(self, requests: list[tuple[NoteKey, np.ndarray, float]]) -> None:
         """Generate every requested ``(key, z, velocity)`` not yet cached, in batches."""
         missing: dict[NoteKey, tuple[np.ndarray, float]] = {}
-        for key, z, velocity in requests:
-            if key not in self._cache and key not in missing:
-                missing[key] = (z, velocity)
+        with self._lock:
+            for key, z, velocity in requests:
+                if key not in self._cache and key not in missing:
+                    missing[key] = (z, velocity)
         items = list(missing.items())
         for start in range(0, len(items), MAX_BATCH):
             chunk = items[start:start + MAX_BATCH]
@@ -126,6 +151,31 @@ class NoteBank:
             for (key, _), row in zip(chunk, audio):
                 self._store(key, self._prepare(row, key.pitch, key.shift_semitones))
         self.generated += len(items)
+
+    # -- background generation (live use) ----------------------------------------------------
+    def start_worker(self) -> None:
+        """Start a daemon thread that generates what :meth:`request` queues."""
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="note-generator", daemon=True)
+            self._worker.start()
+
+    def request(self, key: NoteKey, z: np.ndarray, velocity: float) -> None:
+        """Queue a note for the worker; never blocks (the oldest requests drop when 1024 wait)."""
+        self._pending.append((key, z, velocity))
+        self._wake.set()
+
+    def idle(self) -> bool:
+        return not self._pending and not self._wake.is_set()
+
+    def _work(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = []
+                while self._pending and len(batch) < MAX_BATCH:
+                    batch.append(self._pending.popleft())
+                self.ensure(batch)
 
     def _prepare(self, audio: np.ndarray, pitch: int, shift_semitones: int = 0) -> PreparedNote:
         """Resample to the output rate, shifted by ``shift_semitones`` (soxr low-passes as it goes,
@@ -139,15 +189,17 @@ class NoteBank:
         return note
 
     def _store(self, key: NoteKey, note: PreparedNote) -> None:
-        self._cache[key] = note
-        self._bytes += note.nbytes
-        while self._bytes > self.cache_bytes and len(self._cache) > 1:
-            _, old = self._cache.popitem(last=False)
-            self._bytes -= old.nbytes
+        with self._lock:
+            self._cache[key] = note
+            self._bytes += note.nbytes
+            while self._bytes > self.cache_bytes and len(self._cache) > 1:
+                _, old = self._cache.popitem(last=False)
+                self._bytes -= old.nbytes
 
     def clear(self) -> None:
-        self._cache.clear()
-        self._bytes = 0
+        with self._lock:
+            self._cache.clear()
+            self._bytes = 0
 
     def __len__(self) -> int:
         return len(self._cache)

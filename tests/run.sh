@@ -8,11 +8,11 @@ if ! pgrep -x jackd >/dev/null 2>&1; then
   # A real JACK server with the dummy backend: the live tests' sound card.
   jackd --no-realtime -d dummy -r 48000 -p 128 >/tmp/gansynth-jackd.log 2>&1 &
   jack_pid=$!
-  sleep 1
+  jack_wait -w -t 10 >/dev/null 2>&1 || { echo "jackd did not start:"; cat /tmp/gansynth-jackd.log; }
 fi
 $BIN/ruff check synth training export tests benchmarks examples
 lint=$?
-$BIN/python -m pytest -q "$@"
+GANSYNTH_REQUIRE_JACK=1 $BIN/python -m pytest -q "$@"
 status=$?
 [ -n "$jack_pid" ] && kill "$jack_pid" 2>/dev/null
 [ $lint -ne 0 ] && [ $status -eq 0 ] && status=$lint

@@ -182,3 +182,22 @@ def test_preset_for_another_model_is_named(default_model, tmp_path):
     with pytest.raises(Exception) as info:
         synth.channel_latent(0)
     assert "another model" in str(info.value)
+
+
+def test_realtime_mode_never_waits_for_inference(default_model):
+    import time
+
+    synth = Synth(default_model, realtime=True)
+    synth.prepare(RATE, 128)
+    synth.prefetch_notes([(0, 60, 100)])
+    generated = synth.bank.generated
+    # Another velocity bucket: plays the cached stand-in at once, at the asked loudness...
+    out = synth.process([(0, ev.note_on(60, 30))], 128)
+    assert synth.bank.generated == generated and synth.active_voices == 1
+    assert rms(out) > 0
+    # ... while the worker generates the real note for the next strike.
+    deadline = time.time() + 10
+    while synth.bank.generated == generated and time.time() < deadline:
+        time.sleep(0.01)
+    key = synth._note_request(0, 60, 30)[0]
+    assert synth.bank.get(key) is not None

@@ -13,6 +13,8 @@ def run(args: argparse.Namespace) -> int:
     import rtmidi
     import sounddevice as sd
 
+    from ..live import quiet_c_stderr
+
     apis = sd.query_hostapis()
     print("audio outputs:")
     found = False
@@ -27,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     for api in rtmidi.get_compiled_api():
         name = rtmidi.get_api_display_name(api)
         try:
-            ports = rtmidi.MidiIn(api).get_ports()
+            with quiet_c_stderr():
+                ports = rtmidi.MidiIn(api).get_ports()
         except rtmidi.SystemError:
             print(f"  {name}: not available")
             continue

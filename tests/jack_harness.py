@@ -1,0 +1,119 @@
+"""A JACK client of the test's own: plays timed MIDI into the synth and records what it outputs.
+
+Real parts only: the synth runs as a subprocess against a real JACK server (dummy backend),
+this client is a real JACK client with a real MIDI port and audio inputs.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def jack_running() -> bool:
+    try:
+        import jack
+
+        jack.Client("gansynth-probe", no_start_server=True).close()
+        return True
+    except Exception:
+        return False
+
+
+class JackPlayer:
+    """Schedules MIDI at absolute JACK frames and records two audio inputs with their frame times."""
+
+    def __init__(self, name: str = "gansynth-test", seconds: float = 20.0) -> None:
+        import jack
+
+        self.client = jack.Client(name, no_start_server=True)
+        self.rate = self.client.samplerate
+        self.midi_out = self.client.midi_outports.register("midi_out")
+        self.inputs = [self.client.inports.register(f"in_{i}") for i in range(2)]
+        self.recording = np.zeros((int(seconds * self.rate), 2), np.float32)
+        self.start_frame: int | None = None  # absolute frame of recording[0]
+        self.queue: collections.deque = collections.deque()
+        self.lock = threading.Lock()
+        self.client.set_process_callback(self._process)
+
+    def _process(self, frames: int) -> None:
+        now = self.client.last_frame_time
+        self.midi_out.clear_buffer()
+        while self.queue and self.queue[0][0] < now + frames:
+            frame, data = self.queue.popleft()
+            self.midi_out.write_midi_event(max(0, frame - now), data)
+        if self.start_frame is None:
+            self.start_frame = now
+        offset = now - self.start_frame
+        if offset + frames <= len(self.recording):
+            for channel, port in enumerate(self.inputs):
+                self.recording[offset:offset + frames, channel] = port.get_array()
+
+    def start(self, synth_midi_port: str, synth_audio_ports: list[str]) -> None:
+        self.client.activate()
+        self.client.connect(self.midi_out, synth_midi_port)
+        for source, sink in zip(synth_audio_ports, self.inputs):
+            self.client.connect(source, sink)
+
+    def frame_now(self) -> int:
+        return self.client.frame_time
+
+    def schedule(self, events: list[tuple[float, bytes]], lead_s: float = 0.3) -> int:
+        """Queue ``(seconds_from_now, midi_bytes)``; returns the absolute frame of time zero."""
+        zero = self.frame_now() + int(lead_s * self.rate)
+        for seconds, data in sorted(events, key=lambda e: e[0]):
+            self.queue.append((zero + int(seconds * self.rate), bytes(data)))
+        return zero
+
+    def recorded(self, from_frame: int, seconds: float) -> np.ndarray:
+        start = from_frame - self.start_frame
+        return self.recording[start:start + int(seconds * self.rate)]
+
+    def close(self) -> None:
+        self.client.deactivate()
+        self.client.close()
+
+
+def start_synth(port_name: str, *extra: str) -> subprocess.Popen:
+    """``synth play --headless`` on JACK with a virtual MIDI port; returns once its ports exist."""
+    import jack
+
+    cmd = [sys.executable, "-m", "synth", "play", "--headless", "--midi-api", "jack", "--virtual-midi",
+           port_name, "--audio-device", "jack", *extra]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    probe = jack.Client("gansynth-wait", no_start_server=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"synth play exited early: {proc.stderr.read()}")
+            midi = [p.name for p in probe.get_ports(port_name, is_midi=True, is_input=True)]
+            audio = [p.name for p in probe.get_ports("PortAudio", is_audio=True, is_output=True)]
+            if midi and len(audio) >= 2:
+                return proc
+            time.sleep(0.1)
+        raise RuntimeError("synth play did not open its ports within 60 s")
+    finally:
+        probe.close()
+
+
+def stop_synth(proc: subprocess.Popen, timeout: float = 10.0) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        return -9, err
+    return proc.returncode, err
