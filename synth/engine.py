@@ -246,7 +246,7 @@ class Synth:
         for state in self._targets(channel):
             state.preset_index = index
             state.knobs = self._preset_knobs(preset)
-            state.envelope = preset.envelope
+            state.envelope = self._envelope_for(preset)
             state.latent = None
 
     def channel_latent(self, channel: int) -> tuple[np.ndarray, bytes]:
@@ -266,6 +266,10 @@ class Synth:
             knobs[k] = quantise_knob(value)
         return knobs
 
+    def _envelope_for(self, preset: Preset) -> Envelope:
+        """A preset's own envelope, or the settings' envelope where the preset keeps the default."""
+        return preset.envelope if preset.envelope != Envelope() else self.settings.envelope
+
     def _reset_channels(self, keep_presets: bool = False) -> None:
         old = self.channels
         self.channels = [ChannelState(bend_range=float(self.settings["midi.pitch_bend_range"])) for _ in range(16)]
@@ -273,7 +277,7 @@ class Synth:
             index = old[number].preset_index if keep_presets and old else 0
             preset = self.presets[index]
             state.preset_index, state.knobs = index, self._preset_knobs(preset)
-            state.envelope = preset.envelope if preset.envelope != Envelope() else self.settings.envelope
+            state.envelope = self._envelope_for(preset)
             if keep_presets and old:
                 state.knobs = list(old[number].knobs)
 

@@ -70,3 +70,17 @@ def test_cli_rejects_bad_config_and_foreign_preset(tmp_path):
     result = subprocess.run([sys.executable, "-m", "synth", "render", "--one-shots", str(tmp_path / "o"),
                              "--preset", str(preset)], capture_output=True, text=True)
     assert result.returncode == 2 and "made for another model" in result.stderr
+
+
+def test_preset_cli_new_then_render_with_it(tmp_path, default_model):
+    path = tmp_path / "warm.json"
+    result = subprocess.run([sys.executable, "-m", "synth", "preset", "new", "-o", str(path), "--seed", "3",
+                             "--knob", "0=0.8", "--release", "0.6"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    preset = Preset.load(path)
+    assert preset.seed == 3 and preset.knobs[0] == 0.8 and preset.envelope.release_s == 0.6
+    assert preset.model_sha256 == default_model.sha256
+    from synth.engine import Synth
+
+    synth = Synth(default_model, presets=[preset])
+    assert synth.channels[0].envelope.release_s == 0.6 and synth.channels[0].knobs[0] == pytest.approx(0.8, abs=0.004)

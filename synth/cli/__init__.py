@@ -18,6 +18,7 @@ COMMANDS = {
     "play": "Play live from a MIDI keyboard through an audio device.",
     "inspect": "Print a model's manifest and whether it follows the plugin contract.",
     "devices": "List audio devices and MIDI ports.",
+    "preset": "Make or check a preset file.",
     "export": "Export a training checkpoint to a plugin (ONNX).",
     "train": "Train a generator from a TOML config.",
     "dataset": "Build a training data set of single notes.",
