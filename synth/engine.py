@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import events as ev
-from .envelope import Envelope, EnvelopeState
+from .envelope import RELEASE, Envelope, EnvelopeState
 from .errors import ConfigError
 from .latent import LatentSpace, Preset, default_presets, quantise_knob
 from .model import GeneratorModel
@@ -173,7 +173,7 @@ class Synth:
     def _note_on(self, channel: int, note: int, velocity: int) -> None:
         data, rate, key_velocity = self._note_for(channel, note, velocity)
         for voice in self.voices:
-            if voice.channel == channel and voice.note == note and not voice.stolen and voice.env.stage != 3:
+            if voice.channel == channel and voice.note == note and not voice.stolen and voice.env.stage != RELEASE:
                 voice.release(int(RETRIGGER_FADE_S * self.sample_rate))
         self._make_room()
         state = self.channels[channel]

@@ -91,13 +91,9 @@ class Preset:
 
     @classmethod
     def load(cls, path: Path) -> Preset:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"preset file {path} does not exist") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"preset file {path} is not valid JSON ({exc})") from None
+        from .settings import read_document
+
+        data = read_document(Path(path), "preset file", "JSON", json.loads, json.JSONDecodeError)
         return cls.from_dict(data, source=f"preset file {path}")
 
 

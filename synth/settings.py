@@ -7,6 +7,7 @@ over it; ``with_overrides(["engine.polyphony=16"])`` changes single values.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,13 +43,7 @@ class Settings:
         settings = cls()
         if path is None:
             return settings
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {path} is not valid TOML ({exc})") from None
+        data = read_document(Path(path), "config file", "TOML", tomllib.loads, tomllib.TOMLDecodeError)
         settings.merge(data, source=str(path))
         return settings
 
@@ -75,14 +70,7 @@ class Settings:
     def with_overrides(self, overrides: list[str]) -> Settings:
         out = Settings(copy.deepcopy(self.values))
         for text in overrides:
-            if "=" not in text:
-                raise ConfigError(f"override {text!r} is not of the form section.key=value")
-            key, raw = text.split("=", 1)
-            try:
-                value = tomllib.loads(f"v = {raw}")["v"]
-            except tomllib.TOMLDecodeError:
-                value = raw
-            out.set(key.strip(), value, "override")
+            out.set(*split_override(text), "override")
         return out
 
     @property
@@ -92,6 +80,31 @@ class Settings:
     def __getitem__(self, dotted: str) -> Any:
         section, _, key = dotted.partition(".")
         return self.values[section][key]
+
+
+def read_document(path: Path, what: str, language: str, loads: Callable[[str], Any],
+                  decode_error: type[Exception]) -> Any:
+    """Read and parse a TOML or JSON file; any fault becomes one :class:`ConfigError` sentence."""
+    try:
+        return loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder, not a file") from None
+    except (decode_error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} is not valid {language} ({exc})") from None
+
+
+def split_override(text: str) -> tuple[str, Any]:
+    """``section.key=value`` -> (``"section.key"``, value read as TOML, or the bare text)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form section.key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw  # a bare word: a string
+    return key.strip(), value
 
 
 def _coerce(dotted: str, value: Any, default: Any, source: str) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 import tomllib
 
 from synth.errors import ConfigError
+from synth.settings import read_document, split_override
 
 DEFAULTS: dict[str, Any] = {
     "architecture": "harmonic",
@@ -52,13 +53,7 @@ def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> None:
 
 def parse_override(text: str) -> dict[str, Any]:
     """``train.steps=200`` -> ``{"train": {"steps": 200}}`` (the value is read as TOML)."""
-    if "=" not in text:
-        raise ConfigError(f"override {text!r} is not of the form section.key=value")
-    key, raw = text.split("=", 1)
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw  # a bare word: a string
+    key, value = split_override(text)
     out: dict[str, Any] = {}
     node = out
     parts = key.strip().split(".")
@@ -72,12 +67,7 @@ def load_config(paths: list[Path], overrides: list[str] = ()) -> dict[str, Any]:
     """Stack config files over the defaults, then apply overrides."""
     config = copy.deepcopy(DEFAULTS)
     for path in paths:
-        try:
-            data = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML ({exc})") from None
+        data = read_document(Path(path), "config file", "TOML", tomllib.loads, tomllib.TOMLDecodeError)
         _merge(config, data, "")
     for text in overrides:
         _merge(config, parse_override(text), "")
