@@ -123,6 +123,9 @@ class Trainer:
 
     @torch.no_grad()
     def _update_ema(self, decay: float) -> None:
+        # Warm-up: early on the average follows the live weights closely, so a short run exports
+        # what it learned rather than a blend with its random initial weights.
+        decay = min(decay, (1.0 + self.step) / (10.0 + self.step))
         for avg, live in zip(self.ema.parameters(), self.generator.parameters()):
             avg.lerp_(live, 1.0 - decay)
 
