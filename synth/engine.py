@@ -33,6 +33,10 @@ STEAL_FADE_S = 0.005  # a stolen voice fades this fast: quick, but no click
 RETRIGGER_FADE_S = 0.03  # the same key struck again fades its previous voice this fast
 EXTRA_FADING_VOICES = 16  # stolen voices finishing their fade, beyond the polyphony
 SOFT_CLIP_KNEE = 0.8
+# Controllers MIDI learn never takes: they already mean something to every synth.
+LEARN_RESERVED_CCS = frozenset({ev.CC_DATA_ENTRY, ev.CC_VOLUME, ev.CC_PAN, ev.CC_EXPRESSION, ev.CC_SUSTAIN,
+                                ev.CC_NRPN_LSB, ev.CC_NRPN_MSB, ev.CC_RPN_LSB, ev.CC_RPN_MSB,
+                                *range(120, 128)})
 
 
 @dataclass
@@ -49,6 +53,8 @@ class ChannelState:
     expression: int = 127
     pan: int = 64
     rpn: tuple[int, int] = (127, 127)
+    morph: float = 0.0  # 0: the preset's latent, 1: the morph target's
+    morph_target: int = 1
     latent: np.ndarray | None = None  # cached; None when a knob or the preset changed
     digest: bytes = b""
 
@@ -92,6 +98,8 @@ class Synth:
         self.latents = LatentSpace(self.manifest)
         self.presets = presets or default_presets(self.settings["presets.count"])
         self.knob_ccs = {cc: k for k, cc in enumerate(self.settings["midi.knob_ccs"][: self.latents.num_knobs])}
+        self.learning: int | None = None  # knob waiting for MIDI learn to bind the next CC
+        self._random = np.random.default_rng()
         self.sample_rate = 0
         self.block_size = 0
         self.bank: NoteBank | None = None
@@ -194,8 +202,13 @@ class Synth:
 
     def _control(self, channel: int, cc: int, value: int) -> None:
         state = self.channels[channel]
+        if self.learning is not None and cc not in LEARN_RESERVED_CCS:
+            self.bind_cc(cc, self.learning)
+            self.learning = None
         if cc in self.knob_ccs:
             self.set_knob(self.knob_ccs[cc], value / 127.0, channel)
+        elif cc == self.settings["midi.morph_cc"]:
+            self.set_morph(value / 127.0, channel)
         elif cc == ev.CC_SUSTAIN:
             down = value >= 64
             if state.sustain and not down:
@@ -239,6 +252,43 @@ class Synth:
             state.knobs[knob] = quantise_knob(value)
             state.latent = None
 
+    def bind_cc(self, cc: int, knob: int) -> None:
+        """MIDI learn: controller ``cc`` now moves ``knob`` (replacing the knob's previous CC)."""
+        if not 0 <= knob < self.latents.num_knobs:
+            raise ConfigError(f"knob must be 0..{self.latents.num_knobs - 1}, got {knob}")
+        ccs = list(self.settings["midi.knob_ccs"])
+        ccs += [-1] * (self.latents.num_knobs - len(ccs))
+        ccs = [-1 if c == cc else c for c in ccs]
+        ccs[knob] = cc
+        self.settings.values["midi"]["knob_ccs"] = [c for c in ccs]
+        self.knob_ccs = {c: k for k, c in enumerate(ccs) if c >= 0}
+
+    def set_morph(self, value: float, channel: int | None = None) -> None:
+        """Move the latent from the preset (0) towards its morph target (1, the next preset)."""
+        for state in self._targets(channel):
+            state.morph = quantise_knob(value)
+            state.latent = None
+
+    def randomize(self, channel: int | None = None) -> None:
+        """Give the channel's preset slot a fresh random base latent (knobs and envelope kept)."""
+        for number, state in enumerate(self.channels):
+            if channel is not None and number != channel:
+                continue
+            old = self.presets[state.preset_index]
+            seed = int(self._random.integers(0, 2**31))
+            self.presets[state.preset_index] = Preset(name=f"Random {seed}", seed=seed, knobs=list(state.knobs),
+                                                      envelope=old.envelope, model_sha256=self.model.sha256)
+            for other in self.channels:
+                if other.preset_index == state.preset_index:
+                    other.latent = None
+
+    def current_preset(self, channel: int = 0, name: str | None = None) -> Preset:
+        """The channel's sound as a preset (its latent written out, so it survives any seed)."""
+        state = self.channels[channel]
+        base = self.presets[state.preset_index]
+        return Preset(name=name or base.name, seed=base.seed, latent=[float(x) for x in self._base_latent(state)],
+                      knobs=list(state.knobs), envelope=state.envelope, model_sha256=self.model.sha256)
+
     def select_preset(self, index: int, channel: int | None = None) -> None:
         if not 0 <= index < len(self.presets):
             raise ConfigError(f"preset must be 0..{len(self.presets) - 1}, got {index}")
@@ -247,15 +297,23 @@ class Synth:
             state.preset_index = index
             state.knobs = self._preset_knobs(preset)
             state.envelope = self._envelope_for(preset)
+            state.morph_target = (index + 1) % len(self.presets)
             state.latent = None
 
     def channel_latent(self, channel: int) -> tuple[np.ndarray, bytes]:
         state = self.channels[channel]
         if state.latent is None:
-            base = self.presets[state.preset_index].base(self.manifest)
+            base = self._base_latent(state)
             state.latent = self.latents.latent(base, np.asarray(state.knobs, np.float32))
             state.digest = latent_digest(state.latent)
         return state.latent, state.digest
+
+    def _base_latent(self, state: ChannelState) -> np.ndarray:
+        base = self.presets[state.preset_index].base(self.manifest)
+        if state.morph > 0.0:
+            target = self.presets[state.morph_target % len(self.presets)].base(self.manifest)
+            base = (base + (target - base) * np.float32(state.morph)).astype(np.float32)
+        return base
 
     def _targets(self, channel: int | None) -> list[ChannelState]:
         return self.channels if channel is None else [self.channels[channel]]
@@ -277,6 +335,7 @@ class Synth:
             index = old[number].preset_index if keep_presets and old else 0
             preset = self.presets[index]
             state.preset_index, state.knobs = index, self._preset_knobs(preset)
+            state.morph_target = (index + 1) % len(self.presets)
             state.envelope = self._envelope_for(preset)
             if keep_presets and old:
                 state.knobs = list(old[number].knobs)

@@ -1,37 +1,42 @@
-"""The live host: MIDI in, the engine on a worker thread, a ring buffer, a sounddevice stream.
+"""The live host: MIDI in, the engine on a worker thread, a ring buffer, an audio device.
 
 Threads::
 
-    rtmidi thread --(deque of events)--> engine thread --(FrameRing)--> audio callback
+    rtmidi threads --(bounded deque of events)--+
+    OSC / UI / model watcher --(deque of actions)-+--> engine thread --(FrameRing)--> audio callback
 
-The rtmidi callback only parses and queues; the engine thread renders blocks
-ahead into the ring (inference happens here, never in the callback); the audio
-callback only copies from the ring and counts underflows. Latency from a key
-press to sound is the ring's fill target plus one block.
+The rtmidi callbacks only parse and queue; control threads only queue actions;
+the engine thread applies them between blocks and renders ahead into the ring
+(inference happens here or on the note worker, never in the callback); the
+audio callback only copies from the ring (see :mod:`synth.audio_out`: by default
+rtmixer's C callback, which never waits for Python). Latency from a key press to
+sound is the ring's fill target plus one block.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import gc
 import json
-import os
 import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .engine import Synth
-from .errors import AudioDeviceError, MidiError
-from .events import from_bytes
-from .latent import write_text_atomically
-from .ring import FrameRing
+import numpy as np
 
-MIDI_APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
-MAX_QUEUED_EVENTS = 4096
+from . import events as ev
+from .audio_out import open_output
+from .engine import Synth
+from .errors import AudioDeviceError, SynthError
+from .latent import write_text_atomically
+from .midi_in import MidiInputs, open_midi_inputs
+from .model import GeneratorModel
+
+SWAP_FADE_BLOCKS = 8  # the old model's voices fade out over this many blocks after a hot-swap
 
 
 @dataclass
@@ -41,41 +46,33 @@ class LiveOptions:
     blocksize: int = 128
     ring_blocks: int = 2
     channels: int = 2
-    midi_port: str | None = None
+    midi_ports: list[str] = field(default_factory=list)
     virtual_midi: str | None = None
     midi_api: str = "auto"
     headless: bool = True
+    audio_backend: str = "rtmixer"
     stats: Path | None = None
     duration_s: float | None = None
+    osc_port: int | None = None
+    watch: Path | None = None
+    config_path: Path | None = None
+    preset_dir: Path = Path("presets")
 
 
 @dataclass
 class LiveStats:
     notes_played: int = 0
     underflows: int = 0
+    audio_backend: str = ""
     blocks_rendered: int = 0
     peak_render_ms: float = 0.0
     peak_callback_ms: float = 0.0
     latency_frames: int = 0
     midi_events: int = 0
     midi_dropped: int = 0
+    osc_messages: int = 0
+    model_swaps: int = 0
     seconds: float = 0.0
-
-
-@contextlib.contextmanager
-def quiet_c_stderr():
-    """Silence what C libraries print on stderr (ALSA's 'cannot open /dev/snd/seq' on a machine
-    without sound hardware): the user gets our one sentence instead."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def find_output_device(spec: str | None) -> int:
@@ -104,130 +101,85 @@ def find_output_device(spec: str | None) -> int:
     raise AudioDeviceError(f"no audio output device matches {spec!r}", hint="list devices with `synth devices`")
 
 
-def open_midi_input(options: LiveOptions, queue: collections.deque, stats: LiveStats):
-    """Open the MIDI input the options name; its callback only parses and queues (frame-stamped later)."""
-    import rtmidi
-
-    wanted = [options.midi_api] if options.midi_api != "auto" else ["alsa", "jack"]
-    midi_in, failures = None, []
-    for name in wanted:
-        api = getattr(rtmidi, f"API_{MIDI_APIS[name]}")
-        if api not in rtmidi.get_compiled_api():
-            failures.append(f"{name}: not built into python-rtmidi")
-            continue
-        try:
-            with quiet_c_stderr():
-                midi_in = rtmidi.MidiIn(api, name="gansynth")
-            break
-        except rtmidi.SystemError as exc:
-            failures.append(f"{name}: {exc}")
-    if midi_in is None:
-        hint = {"alsa": "this machine has no ALSA sequencer (/dev/snd/seq); try --midi-api jack",
-                "jack": "is the JACK server running? try --midi-api alsa"}.get(
-            options.midi_api, "start a JACK server or load the ALSA sequencer (snd-seq)")
-        raise MidiError(f"cannot open a MIDI input ({'; '.join(failures)})", hint=hint)
-    midi_in.ignore_types(sysex=True, timing=True, active_sense=True)
-    if options.virtual_midi:
-        midi_in.open_virtual_port(options.virtual_midi)
-        port_name = options.virtual_midi
-    else:
-        ports = midi_in.get_ports()
-        if not ports:
-            raise MidiError("no MIDI input port found",
-                            hint="plug in a keyboard, list ports with `synth devices`, or use --virtual-midi NAME")
-        index = 0
-        if options.midi_port is not None:
-            matches = [i for i, p in enumerate(ports)
-                       if (options.midi_port.isdigit() and i == int(options.midi_port))
-                       or options.midi_port.lower() in p.lower()]
-            if not matches:
-                raise MidiError(f"no MIDI input port matches {options.midi_port!r}",
-                                hint="list ports with `synth devices`")
-            index = matches[0]
-        midi_in.open_port(index)
-        port_name = ports[index]
-
-    def on_message(message, _data=None):
-        event = from_bytes(message[0])
-        if event is None:
-            return
-        if len(queue) >= MAX_QUEUED_EVENTS:
-            stats.midi_dropped += 1  # a flood: keep the queue bounded, drop the newest
-            return
-        queue.append(event)
-        stats.midi_events += 1
-
-    midi_in.set_callback(on_message)
-    return midi_in, port_name
-
-
 class LiveHost:
     """Runs a :class:`Synth` against an audio device until stopped."""
 
-    def __init__(self, synth: Synth, options: LiveOptions) -> None:
+    def __init__(self, synth: Synth, options: LiveOptions, log: Callable[[str], None] | None = None) -> None:
         self.synth, self.options = synth, options
         self.stats = LiveStats()
-        self.events: collections.deque = collections.deque()
+        self.actions: collections.deque = collections.deque(maxlen=4096)
         self.stop = threading.Event()
         self.error: BaseException | None = None
+        self.messages: collections.deque = collections.deque(maxlen=8)  # recent status lines for the UI
+        self.log = log or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.midi: MidiInputs | None = None
+        self.level = np.zeros(2, np.float32)  # peak of the last rendered block, per channel
+        self.load = 0.0  # render time / block duration, smoothed
+        self._fading: list[tuple[Synth, int]] = []  # old synths after a hot-swap, blocks left
 
+    # -- control from other threads ---------------------------------------------------------------
+    def submit(self, action: Callable[[Synth], None]) -> None:
+        """Queue ``action(synth)`` for the engine thread (never blocks)."""
+        self.actions.append(action)
+
+    def say(self, text: str) -> None:
+        self.messages.append(text)
+        if self.options.headless:
+            self.log(text)
+
+    # -- running -----------------------------------------------------------------------------------
     def run(self) -> LiveStats:
         import sounddevice as sd
 
         opts = self.options
         device = find_output_device(opts.audio_device)
         info = sd.query_devices(device)
+        self.device_name = info["name"]
         rate = int(opts.samplerate or info["default_samplerate"])
         block = opts.blocksize
-        self.ring = FrameRing(block * max(opts.ring_blocks + 2, 4), opts.channels)
         self.target = block * opts.ring_blocks
         self.stats.latency_frames = self.target + block
-        # Every key at one velocity now (so any note has a stand-in), the other velocities meanwhile.
-        self.synth.realtime = True
-        self.synth.prepare(rate, block)
-        m = self.synth.manifest
-        self.synth.prefetch_notes([(0, key, 100) for key in range(max(0, m.pitch_min - 12),
-                                                                  min(127, m.pitch_max + 12) + 1)])
-        buckets = self.synth.settings["engine.velocity_buckets"]
-        velocities = [min(127, int((b + 0.5) * 128 / buckets)) for b in range(buckets)]
-        self.synth.prefetch_notes([(0, key, v) for v in velocities for key in range(m.pitch_min, m.pitch_max + 1)],
-                                  wait=False)
-        midi_in, port = open_midi_input(opts, self.events, self.stats)
+        self.rate = rate
+        self._warm(self.synth, rate, block)
+        self.midi = open_midi_inputs(opts.midi_api, opts.midi_ports, opts.virtual_midi)
+        try:
+            self.out = open_output(opts.audio_backend, device, rate, block, opts.channels,
+                                   block * max(opts.ring_blocks + 2, 4))
+        except AudioDeviceError:
+            self.midi.close()
+            raise
+        osc = self._start_osc()
+        self._start_watcher()
         self._install_signals()
         started = time.perf_counter()
-        callback_ms = [0.0]
-        ring = self.ring
-
-        def callback(outdata, frames, _time, status):
-            t0 = time.perf_counter()
-            ring.read_into(outdata)
-            elapsed = (time.perf_counter() - t0) * 1000.0
-            if elapsed > callback_ms[0]:
-                callback_ms[0] = elapsed
-
-        try:
-            stream = sd.OutputStream(samplerate=rate, blocksize=block, device=device, channels=opts.channels,
-                                     dtype="float32", callback=callback, latency="low",
-                                     finished_callback=self.stop.set)
-        except sd.PortAudioError as exc:
-            midi_in.close_port()
-            raise AudioDeviceError(f"cannot open audio device {info['name']!r} at {rate} Hz ({exc})",
-                                   hint="try another --samplerate or --audio-device; `synth devices` lists them"
-                                   ) from None
-        print(f"playing {self.synth.manifest.name} on {self.synth.model.provider}: audio {info['name']!r} "
-              f"{rate} Hz, block {block}, latency {self.stats.latency_frames} frames "
-              f"({1000 * self.stats.latency_frames / rate:.1f} ms); MIDI {port!r}. Ctrl-C stops.",
-              file=sys.stderr, flush=True)
-        sys.setswitchinterval(0.001)  # hand the GIL to the audio callback quickly
+        self.say(f"playing {self.synth.manifest.name} on {self.synth.model.provider}: audio {info['name']!r} "
+                 f"{rate} Hz, block {block}, latency {self.stats.latency_frames} frames "
+                 f"({1000 * self.stats.latency_frames / rate:.1f} ms) via {self.out.name}; "
+                 f"MIDI {', '.join(self.midi.names)!r}" + (f"; OSC on port {osc.port}" if osc else "")
+                 + ". Ctrl-C stops.")
+        sys.setswitchinterval(0.001)  # hand the GIL over quickly (the sounddevice callback needs it)
         self._fill()  # pre-roll before the stream starts
         gc.collect()
-        gc.freeze()
-        with stream:
-            self._engine_loop(stream, started)
-        midi_in.close_port()
-        self.stats.underflows = ring.underflows
-        self.stats.peak_callback_ms = callback_ms[0]
+        gc.freeze()  # nothing allocated so far is ever scanned again: shorter GC pauses
+        ui = self._start_ui()
+        try:
+            self.out.start()
+            self._engine_loop(started)
+            # Counted now: once the engine stops, the callbacks until the stream closes underflow.
+            self.stats.underflows = self.out.underflows
+        finally:
+            self.out.close()
+            if ui:
+                ui.close()
+            self.midi.close()
+            if osc:
+                osc.close()
+            self.stop.set()
+        self.stats.peak_callback_ms = self.out.peak_callback_ms
+        self.stats.audio_backend = self.out.name
         self.stats.notes_played = self.synth.notes_played
+        self.stats.midi_events, self.stats.midi_dropped = self.midi.received, self.midi.dropped
+        self.stats.osc_messages = osc.received if osc else 0
         self.stats.seconds = time.perf_counter() - started
         if opts.stats:
             write_text_atomically(opts.stats, json.dumps(asdict(self.stats), indent=2) + "\n")
@@ -235,13 +187,25 @@ class LiveHost:
             raise self.error
         return self.stats
 
-    def _engine_loop(self, stream, started: float) -> None:
+    def _warm(self, synth: Synth, rate: int, block: int) -> None:
+        """Every key at one velocity now (so any note has a stand-in), the other velocities meanwhile."""
+        synth.realtime = True
+        synth.prepare(rate, block)
+        m = synth.manifest
+        synth.prefetch_notes([(0, key, 100) for key in range(max(0, m.pitch_min - 12), min(127, m.pitch_max + 12) + 1)])
+        buckets = synth.settings["engine.velocity_buckets"]
+        velocities = [min(127, int((b + 0.5) * 128 / buckets)) for b in range(buckets)]
+        synth.prefetch_notes([(0, key, v) for v in velocities for key in range(m.pitch_min, m.pitch_max + 1)],
+                             wait=False)
+
+    def _engine_loop(self, started: float) -> None:
         period = self.options.blocksize / self.synth.sample_rate
         while not self.stop.is_set():
             if self.options.duration_s and time.perf_counter() - started > self.options.duration_s:
                 break
-            if not stream.active:
-                self.error = AudioDeviceError("the audio stream stopped (device or JACK server gone?)")
+            if not self.out.active:
+                self.error = AudioDeviceError(f"the audio stream on {self.device_name!r} stopped "
+                                              "(device unplugged or JACK server gone?)")
                 break
             if not self._fill():
                 time.sleep(period / 4)
@@ -250,17 +214,108 @@ class LiveHost:
         """Render blocks until the ring holds its target; return whether anything was rendered."""
         rendered = False
         block = self.options.blocksize
-        while self.ring.fill < self.target and self.ring.space() >= block:
-            events = []
-            while self.events:
-                events.append((0, self.events.popleft()))
+        while self.out.fill < self.target and self.out.space() >= block:
             t0 = time.perf_counter()
-            self.ring.write(self.synth.process(events, block))
+            self._apply_actions()
+            events = []
+            queue = self.midi.queue if self.midi else ()
+            while queue:
+                events.append((0, queue.popleft()))
+            out = self.synth.process(events, block)
+            if self._fading:
+                out = self._mix_fading(out)
+            self.out.write(out)
+            self.level = np.abs(out).max(axis=0)
             ms = (time.perf_counter() - t0) * 1000.0
+            self.load = 0.95 * self.load + 0.05 * (ms / (1000.0 * block / self.synth.sample_rate))
             self.stats.peak_render_ms = max(self.stats.peak_render_ms, ms)
             self.stats.blocks_rendered += 1
             rendered = True
+        self.out.poll()
         return rendered
+
+    def _apply_actions(self) -> None:
+        while self.actions:
+            action = self.actions.popleft()
+            try:
+                action(self)
+            except SynthError as error:
+                self.say(str(error))
+
+    # -- hot-swap --------------------------------------------------------------------------------
+    def swap_synth(self, new: Synth) -> None:
+        """Engine thread: play ``new`` from the next block; the old one's voices fade out."""
+        old = self.synth
+        for channel in range(16):
+            old.handle(ev.MidiEvent(ev.CONTROL, channel, ev.CC_ALL_SOUND_OFF, 0))
+        self._fading.append((old, SWAP_FADE_BLOCKS))
+        new.load_state({**old.state(), "model_sha256": new.model.sha256})
+        self.synth = new
+        self.stats.model_swaps += 1
+        self.say(f"now playing {new.model.path.name} ({new.manifest.name})")
+
+    def _mix_fading(self, out):
+        mixed = out.copy()
+        keep = []
+        for synth, left in self._fading:
+            mixed += synth.process((), len(out))
+            if left > 1 and synth.active_voices:
+                keep.append((synth, left - 1))
+        self._fading = keep
+        np.clip(mixed, -1.0, 1.0, out=mixed)
+        return mixed
+
+    def _start_watcher(self) -> threading.Thread | None:
+        path = self.options.watch
+        if path is None:
+            return None
+        thread = threading.Thread(target=self._watch, args=(Path(path),), name="model-watcher", daemon=True)
+        thread.start()
+        return thread
+
+    def _watch(self, path: Path) -> None:
+        """Poll the model file; load, validate and warm a changed one off the engine thread."""
+        def stamp():
+            try:
+                st = path.stat()
+                return (st.st_mtime_ns, st.st_size)
+            except OSError:
+                return None
+
+        seen = stamp()
+        while not self.stop.wait(0.5):
+            now = stamp()
+            if now is None or now == seen:
+                continue
+            seen = now
+            time.sleep(0.2)  # let the writer finish (exports write atomically, copies may not)
+            try:
+                model = GeneratorModel.load(path, device="cpu", threads=1)
+                new = Synth(model, self.synth.settings, [p for p in self.synth.presets])
+                self._warm(new, self.rate, self.options.blocksize)
+            except SynthError as error:
+                self.say(f"kept the current model: {error}")
+                continue
+            self.submit(lambda host, new=new: host.swap_synth(new))
+
+    # -- OSC and UI ------------------------------------------------------------------------------
+    def _start_osc(self):
+        if self.options.osc_port is None:
+            return None
+        from .osc import OscControl
+
+        osc = OscControl(self.options.osc_port, lambda action: self.submit(lambda host: action(host.synth)))
+        osc.start()
+        return osc
+
+    def _start_ui(self):
+        if self.options.headless:
+            return None
+        from .live_ui import TerminalUI
+
+        ui = TerminalUI(self)
+        ui.start()
+        return ui
 
     def _install_signals(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -271,5 +326,3 @@ def summary(stats: LiveStats) -> str:
     return (f"played {stats.notes_played} notes in {stats.seconds:.1f} s; underflows {stats.underflows}; "
             f"peak render {stats.peak_render_ms:.2f} ms, peak callback {stats.peak_callback_ms:.3f} ms; "
             f"MIDI events {stats.midi_events} (dropped {stats.midi_dropped})")
-
-

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -56,33 +57,44 @@ def latent_digest(z: np.ndarray) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(z, np.float32).tobytes(), digest_size=12).digest()
 
 
-def _rms_envelope(x: np.ndarray, window: int) -> np.ndarray:
-    """Smoothed RMS per window, interpolated back to one value per sample."""
-    frames = len(x) // window
-    if frames < 2:
-        return np.full(len(x), float(np.sqrt(np.mean(x**2)) + 1e-9))
-    rms = np.sqrt(np.mean(x[: frames * window].reshape(frames, window) ** 2, axis=1)) + 1e-9
-    centres = (np.arange(frames) + 0.5) * window
-    return np.interp(np.arange(len(x)), centres, rms)
+def _frame_rms(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """RMS per window and the windows' centre positions (samples); at least one frame."""
+    frames = max(1, len(x) // window)
+    window = len(x) // frames
+    rms = np.sqrt(np.mean(np.square(x[: frames * window], dtype=np.float32).reshape(frames, window), axis=1)) + 1e-9
+    return rms.astype(np.float64), (np.arange(frames) + 0.5) * window
 
 
 def make_loopable(audio: np.ndarray, sample_rate: int) -> PreparedNote:
-    """Prepare one note ``[num_samples]`` for playback with a seamless sustain loop."""
+    """Prepare one note ``[num_samples]`` for playback with a seamless sustain loop.
+
+    Kept cheap (well under a millisecond): it runs on the note worker thread beside
+    the live engine, and everything it does holds Python's GIL.
+    """
     n = len(audio)
     loop_start = int(n * LOOP_START_SHARE)
     loop_end = n - 1
     crossfade = min(int(LOOP_CROSSFADE_S * sample_rate), loop_start, (loop_end - loop_start) // 2)
     flatten_start = loop_start - crossfade
-    env = _rms_envelope(audio[flatten_start:], max(1, int(ENVELOPE_WINDOW_S * sample_rate)))
-    # Measure the natural decay over the loop (log-linear fit), then flatten the region to a steady
-    # level (gain 1 where flattening starts, so there is no step); the voice re-applies the decay.
-    t = np.arange(len(env), dtype=np.float64)
-    slope = np.polyfit(t, np.log(env), 1)[0] if len(t) > 8 else 0.0
+    region = audio[flatten_start:loop_end + 1]
+    rms, centres = _frame_rms(region, max(1, int(ENVELOPE_WINDOW_S * sample_rate)))
+    # Measure the natural decay over the loop (a log-linear fit over frames), then flatten the region
+    # to a steady level (gain 1 where flattening starts, so there is no step); the voice re-applies
+    # the decay as it plays the loop.
+    log_rms = np.log(rms)
+    if len(rms) > 2:
+        dt = centres - centres.mean()
+        slope = float(np.dot(dt, log_rms - log_rms.mean()) / np.dot(dt, dt))
+    else:
+        slope = 0.0
     decay = float(np.clip(-slope, 0.0, 60.0 / 8.686 / sample_rate))  # at most 60 dB per second
+    gain_frames = np.clip(rms[0] / rms, 0.1, 10.0)
+    gain = np.interp(np.arange(len(region), dtype=np.float32), centres.astype(np.float32),
+                     gain_frames.astype(np.float32)).astype(np.float32)
+    gain /= gain[0]
     samples = np.empty(loop_end + 1, np.float32)
     samples[:flatten_start] = audio[:flatten_start]
-    gain = np.clip(env[0] / env, 0.1, 10.0)
-    samples[flatten_start:] = audio[flatten_start:loop_end + 1] * gain[: loop_end + 1 - flatten_start]
+    np.multiply(region, gain, out=samples[flatten_start:])
     if crossfade:
         # Blend the loop's end into the audio just before its start, so the jump back is seamless.
         w = np.linspace(0.0, 1.0, crossfade, endpoint=False, dtype=np.float32)
@@ -168,6 +180,10 @@ class NoteBank:
         return not self._pending and not self._wake.is_set()
 
     def _work(self) -> None:
+        try:  # Linux: a thread is a task; lower its priority so playing always wins the CPU
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        except (AttributeError, OSError):
+            pass
         while True:
             self._wake.wait()
             self._wake.clear()

@@ -21,14 +21,15 @@ DEFAULT_KNOB_CCS = [1, 70, 71, 72, 73, 74, 75, 76, 77]
 
 DEFAULTS: dict[str, Any] = {
     "engine": {"polyphony": 32, "velocity_buckets": 8, "cache_mb": 256, "master_gain": 0.8},
-    "midi": {"knob_ccs": DEFAULT_KNOB_CCS, "pitch_bend_range": 2.0},
+    "midi": {"knob_ccs": DEFAULT_KNOB_CCS, "pitch_bend_range": 2.0, "morph_cc": 78},
     "envelope": Envelope().to_dict(),
     "presets": {"files": [], "count": 8},
 }
 
 LIMITS: dict[str, tuple[float, float]] = {
     "engine.polyphony": (1, 256), "engine.velocity_buckets": (1, 128), "engine.cache_mb": (8, 65536),
-    "engine.master_gain": (0.0, 4.0), "midi.pitch_bend_range": (0.0, 48.0), "presets.count": (1, 128),
+    "engine.master_gain": (0.0, 4.0), "midi.pitch_bend_range": (0.0, 48.0), "midi.morph_cc": (0, 119),
+    "presets.count": (1, 128),
 }
 
 
@@ -72,6 +73,14 @@ class Settings:
         for text in overrides:
             out.set(*split_override(text), "override")
         return out
+
+    def save(self, path: Path) -> None:
+        """Write these settings as TOML, atomically (MIDI learn saves its bindings this way)."""
+        import tomli_w
+
+        from .latent import write_text_atomically
+
+        write_text_atomically(Path(path), tomli_w.dumps(self.values))
 
     @property
     def envelope(self) -> Envelope:
@@ -122,8 +131,9 @@ def _coerce(dotted: str, value: Any, default: Any, source: str) -> Any:
             raise ConfigError(f"{source}: '{dotted}' must lie in {low:g}..{high:g}, got {value!r}")
         return value
     if dotted == "midi.knob_ccs":
-        if not isinstance(value, list) or not all(isinstance(c, int) and 0 <= c <= 119 for c in value):
-            raise ConfigError(f"{source}: 'midi.knob_ccs' must be a list of controller numbers 0..119")
+        if not isinstance(value, list) or not all(isinstance(c, int) and -1 <= c <= 119 for c in value):
+            raise ConfigError(f"{source}: 'midi.knob_ccs' must be a list of controller numbers 0..119 "
+                              "(-1: knob not bound)")
         return value
     if dotted == "presets.files":
         if not isinstance(value, list) or not all(isinstance(f, str) for f in value):

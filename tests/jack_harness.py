@@ -40,11 +40,17 @@ class JackPlayer:
         self.rate = self.client.samplerate
         self.midi_out = self.client.midi_outports.register("midi_out")
         self.inputs = [self.client.inports.register(f"in_{i}") for i in range(2)]
-        self.recording = np.zeros((int(seconds * self.rate), 2), np.float32)
+        # NaN marks frames this client never saw (a cycle it missed): not the synth's silence.
+        self.recording = np.full((int(seconds * self.rate), 2), np.nan, np.float32)
+        self.xruns = 0
         self.start_frame: int | None = None  # absolute frame of recording[0]
         self.queue: collections.deque = collections.deque()
         self.lock = threading.Lock()
         self.client.set_process_callback(self._process)
+        self.client.set_xrun_callback(self._xrun)
+
+    def _xrun(self, _delay_usecs: float) -> None:
+        self.xruns += 1
 
     def _process(self, frames: int) -> None:
         now = self.client.last_frame_time

@@ -201,3 +201,36 @@ def test_realtime_mode_never_waits_for_inference(default_model):
         time.sleep(0.01)
     key = synth._note_request(0, 60, 30)[0]
     assert synth.bank.get(key) is not None
+
+
+def test_morph_moves_between_two_presets(synth):
+    start, _ = synth.channel_latent(0)
+    target = synth.presets[1].base(synth.manifest)
+    synth.handle(ev.control(synth.settings["midi.morph_cc"], 127))
+    end, _ = synth.channel_latent(0)
+    assert np.allclose(end, target, atol=1e-5)
+    synth.set_morph(0.5, 0)
+    middle, _ = synth.channel_latent(0)
+    assert np.allclose(middle, (start + target) / 2, atol=1e-2)
+
+
+def test_midi_learn_binds_the_next_controller(synth, tmp_path):
+    synth.learning = 4
+    synth.handle(ev.control(ev.CC_SUSTAIN, 127))  # reserved: not learned
+    assert synth.learning == 4
+    synth.handle(ev.control(20, 127))
+    assert synth.learning is None and synth.knob_ccs[20] == 4 and synth.channels[0].knobs[4] == 1.0
+    assert synth.settings["midi.knob_ccs"][4] == 20
+    path = tmp_path / "learned.toml"
+    synth.settings.save(path)
+    assert Settings.load(path)["midi.knob_ccs"][4] == 20
+
+
+def test_randomize_and_current_preset(synth):
+    before, _ = synth.channel_latent(0)
+    synth.randomize(0)
+    after, _ = synth.channel_latent(0)
+    assert not np.allclose(before, after)
+    preset = synth.current_preset(0, "mine")
+    again = Synth(synth.model, presets=[preset])
+    assert np.allclose(again.channel_latent(0)[0], after, atol=1e-6)

@@ -13,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
     import rtmidi
     import sounddevice as sd
 
-    from ..live import quiet_c_stderr
+    from ..midi_in import quiet_c_stderr
 
     apis = sd.query_hostapis()
     print("audio outputs:")

@@ -11,7 +11,8 @@ from .common import add_model_arguments, build_synth
 EXAMPLE = """examples:
   synth play                                   # default audio device, first MIDI input
   synth play --midi-port "USB Keyboard" --audio-device pulse
-  synth play --headless --midi-api jack --virtual-midi gansynth --audio-device jack"""
+  synth play --headless --midi-api jack --virtual-midi gansynth --audio-device jack
+  synth play --osc-port 9000 --watch runs/mine.onnx   # OSC knobs, reload the model when it changes"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,10 +21,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blocksize", type=int, default=128, help="frames per audio callback (128)")
     parser.add_argument("--ring-blocks", type=int, default=2, help="blocks rendered ahead (2)")
     parser.add_argument("--channels", type=int, default=2, choices=(2,), help="output channels (2)")
-    parser.add_argument("--midi-port", help="index or part of a MIDI input port name (default: the first)")
+    parser.add_argument("--midi-port", action="append", default=[],
+                        help="index or part of a MIDI input port name, repeatable (default: every input port)")
     parser.add_argument("--virtual-midi", metavar="NAME", help="open a virtual MIDI input port instead")
+    parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer",
+                        help="rtmixer: a C callback that never waits for Python (default); "
+                             "sounddevice: a Python callback")
     parser.add_argument("--midi-api", choices=("auto", "alsa", "jack"), default="auto")
     parser.add_argument("--headless", action="store_true", help="no terminal UI; log to stderr")
+    parser.add_argument("--osc-port", type=int, help="listen for OSC control on this UDP port (localhost)")
+    parser.add_argument("--watch", type=Path, metavar="MODEL",
+                        help="play MODEL and reload it whenever the file changes (hot-swap)")
+    parser.add_argument("--preset-dir", type=Path, default=Path("presets"), help="where the UI saves presets")
     parser.add_argument("--stats", type=Path, help="write a JSON summary here at exit")
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
     add_model_arguments(parser)
@@ -37,11 +46,20 @@ def run(args: argparse.Namespace) -> int:
         raise SynthError(f"--blocksize must be 16..8192 frames, got {args.blocksize}")
     if not 1 <= args.ring_blocks <= 64:
         raise SynthError(f"--ring-blocks must be 1..64, got {args.ring_blocks}")
+    if args.watch is not None:
+        if args.model is not None and args.model != args.watch:
+            raise SynthError("--watch MODEL already names the model; drop --model")
+        args.model = args.watch
+    if args.osc_port is not None and not 1 <= args.osc_port <= 65535:
+        raise SynthError(f"--osc-port must be 1..65535, got {args.osc_port}")
     synth = build_synth(args, threads=1)
+    headless = args.headless or not sys.stdout.isatty()
     options = LiveOptions(audio_device=args.audio_device, samplerate=args.samplerate, blocksize=args.blocksize,
-                          ring_blocks=args.ring_blocks, channels=args.channels, midi_port=args.midi_port,
-                          virtual_midi=args.virtual_midi, midi_api=args.midi_api, headless=True,
-                          stats=args.stats, duration_s=args.duration)
+                          ring_blocks=args.ring_blocks, channels=args.channels, audio_backend=args.audio_backend,
+                          midi_ports=args.midi_port,
+                          virtual_midi=args.virtual_midi, midi_api=args.midi_api, headless=headless,
+                          stats=args.stats, duration_s=args.duration, osc_port=args.osc_port, watch=args.watch,
+                          config_path=args.config, preset_dir=args.preset_dir)
     stats = LiveHost(synth, options).run()
     print(summary(stats), file=sys.stderr)
     return 0
