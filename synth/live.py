@@ -37,6 +37,7 @@ from .midi_in import MidiInputs, open_midi_inputs
 from .model import GeneratorModel
 
 SWAP_FADE_BLOCKS = 8  # the old model's voices fade out over this many blocks after a hot-swap
+STALL_TIMEOUT_S = 0.75  # a device that takes no audio for this long is gone
 
 
 @dataclass
@@ -116,6 +117,8 @@ class LiveHost:
         self.level = np.zeros(2, np.float32)  # peak of the last rendered block, per channel
         self.load = 0.0  # render time / block duration, smoothed
         self._fading: list[tuple[Synth, int]] = []  # old synths after a hot-swap, blocks left
+        self._retired: list[Synth] = []
+        self._watcher: threading.Thread | None = None
 
     # -- control from other threads ---------------------------------------------------------------
     def submit(self, action: Callable[[Synth], None]) -> None:
@@ -149,7 +152,7 @@ class LiveHost:
             self.midi.close()
             raise
         osc = self._start_osc()
-        self._start_watcher()
+        self._watcher = self._start_watcher()
         self._install_signals()
         started = time.perf_counter()
         self.say(f"playing {self.synth.manifest.name} on {self.synth.model.provider}: audio {info['name']!r} "
@@ -168,13 +171,18 @@ class LiveHost:
             # Counted now: once the engine stops, the callbacks until the stream closes underflow.
             self.stats.underflows = self.out.underflows
         finally:
-            self.out.close()
+            if self.error is None:
+                self.out.close()  # a dead JACK connection can hang PortAudio's close: leave it
             if ui:
                 ui.close()
             self.midi.close()
             if osc:
                 osc.close()
             self.stop.set()
+            if self._watcher is not None:
+                self._watcher.join(timeout=10)
+            for synth in [self.synth, *self._retired]:
+                synth.bank.stop_worker()
         self.stats.peak_callback_ms = self.out.peak_callback_ms
         self.stats.audio_backend = self.out.name
         self.stats.notes_played = self.synth.notes_played
@@ -200,12 +208,20 @@ class LiveHost:
 
     def _engine_loop(self, started: float) -> None:
         period = self.options.blocksize / self.synth.sample_rate
+        consumed, last_progress = -1, time.perf_counter()
         while not self.stop.is_set():
-            if self.options.duration_s and time.perf_counter() - started > self.options.duration_s:
+            now = time.perf_counter()
+            if self.options.duration_s and now - started > self.options.duration_s:
                 break
-            if not self.out.active:
-                self.error = AudioDeviceError(f"the audio stream on {self.device_name!r} stopped "
-                                              "(device unplugged or JACK server gone?)")
+            # A device that stops pulling audio (JACK server killed, USB card unplugged) may never
+            # say so: watch the frames it consumes.
+            frames_out = self.stats.blocks_rendered * self.options.blocksize - self.out.fill
+            if frames_out != consumed:
+                consumed, last_progress = frames_out, now
+            if not self.out.active or now - last_progress > STALL_TIMEOUT_S:
+                self.error = AudioDeviceError(f"the audio device {self.device_name!r} stopped taking audio "
+                                              "(unplugged, or the JACK server went away)",
+                                              hint="check it with `synth devices` and start again")
                 break
             if not self._fill():
                 time.sleep(period / 4)
@@ -249,6 +265,8 @@ class LiveHost:
         for channel in range(16):
             old.handle(ev.MidiEvent(ev.CONTROL, channel, ev.CC_ALL_SOUND_OFF, 0))
         self._fading.append((old, SWAP_FADE_BLOCKS))
+        self._retired.append(old)
+        old.bank.stop_worker(timeout=0)  # it generates nothing more; joined at exit
         new.load_state({**old.state(), "model_sha256": new.model.sha256})
         self.synth = new
         self.stats.model_swaps += 1
@@ -296,6 +314,9 @@ class LiveHost:
             except SynthError as error:
                 self.say(f"kept the current model: {error}")
                 continue
+            if self.stop.is_set():
+                new.bank.stop_worker()
+                return
             self.submit(lambda host, new=new: host.swap_synth(new))
 
     # -- OSC and UI ------------------------------------------------------------------------------

@@ -122,6 +122,7 @@ class NoteBank:
         self._pending: collections.deque = collections.deque(maxlen=1024)
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
+        self._stopping = False
         self.generated = 0  # notes inferred so far (cache misses)
         self.hits = 0
 
@@ -168,6 +169,7 @@ class NoteBank:
     def start_worker(self) -> None:
         """Start a daemon thread that generates what :meth:`request` queues."""
         if self._worker is None:
+            self._stopping = False
             self._worker = threading.Thread(target=self._work, name="note-generator", daemon=True)
             self._worker.start()
 
@@ -179,15 +181,26 @@ class NoteBank:
     def idle(self) -> bool:
         return not self._pending and not self._wake.is_set()
 
+    def stop_worker(self, timeout: float = 5.0) -> None:
+        """Drop queued requests and wait for the worker to finish its batch (a thread killed inside
+        onnxruntime at interpreter exit aborts the process)."""
+        if self._worker is None:
+            return
+        self._pending.clear()
+        self._stopping = True
+        self._wake.set()
+        if timeout > 0:
+            self._worker.join(timeout)
+
     def _work(self) -> None:
         try:  # Linux: a thread is a task; lower its priority so playing always wins the CPU
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         except (AttributeError, OSError):
             pass
-        while True:
+        while not self._stopping:
             self._wake.wait()
             self._wake.clear()
-            while self._pending:
+            while self._pending and not self._stopping:
                 batch = []
                 while self._pending and len(batch) < MAX_BATCH:
                     batch.append(self._pending.popleft())

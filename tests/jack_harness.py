@@ -33,12 +33,13 @@ def jack_running() -> bool:
 class JackPlayer:
     """Schedules MIDI at absolute JACK frames and records two audio inputs with their frame times."""
 
-    def __init__(self, name: str = "gansynth-test", seconds: float = 20.0) -> None:
+    def __init__(self, name: str = "gansynth-test", seconds: float = 20.0, midi_outs: int = 1) -> None:
         import jack
 
         self.client = jack.Client(name, no_start_server=True)
         self.rate = self.client.samplerate
-        self.midi_out = self.client.midi_outports.register("midi_out")
+        self.midi_outs = [self.client.midi_outports.register(f"midi_out_{i}") for i in range(midi_outs)]
+        self.midi_out = self.midi_outs[0]
         self.inputs = [self.client.inports.register(f"in_{i}") for i in range(2)]
         # NaN marks frames this client never saw (a cycle it missed): not the synth's silence.
         self.recording = np.full((int(seconds * self.rate), 2), np.nan, np.float32)
@@ -54,10 +55,11 @@ class JackPlayer:
 
     def _process(self, frames: int) -> None:
         now = self.client.last_frame_time
-        self.midi_out.clear_buffer()
+        for port in self.midi_outs:
+            port.clear_buffer()
         while self.queue and self.queue[0][0] < now + frames:
-            frame, data = self.queue.popleft()
-            self.midi_out.write_midi_event(max(0, frame - now), data)
+            frame, data, port = self.queue.popleft()
+            self.midi_outs[port].write_midi_event(max(0, frame - now), data)
         if self.start_frame is None:
             self.start_frame = now
         offset = now - self.start_frame
@@ -65,20 +67,22 @@ class JackPlayer:
             for channel, port in enumerate(self.inputs):
                 self.recording[offset:offset + frames, channel] = port.get_array()
 
-    def start(self, synth_midi_port: str, synth_audio_ports: list[str]) -> None:
+    def start(self, synth_midi_port: str | None, synth_audio_ports: list[str]) -> None:
         self.client.activate()
-        self.client.connect(self.midi_out, synth_midi_port)
+        if synth_midi_port:
+            self.client.connect(self.midi_out, synth_midi_port)
         for source, sink in zip(synth_audio_ports, self.inputs):
             self.client.connect(source, sink)
 
     def frame_now(self) -> int:
         return self.client.frame_time
 
-    def schedule(self, events: list[tuple[float, bytes]], lead_s: float = 0.3) -> int:
-        """Queue ``(seconds_from_now, midi_bytes)``; returns the absolute frame of time zero."""
+    def schedule(self, events: list[tuple], lead_s: float = 0.3) -> int:
+        """Queue ``(seconds_from_now, midi_bytes[, port_index])``; returns the absolute frame of time zero."""
         zero = self.frame_now() + int(lead_s * self.rate)
-        for seconds, data in sorted(events, key=lambda e: e[0]):
-            self.queue.append((zero + int(seconds * self.rate), bytes(data)))
+        for event in sorted(events, key=lambda e: e[0]):
+            port = event[2] if len(event) > 2 else 0
+            self.queue.append((zero + int(event[0] * self.rate), bytes(event[1]), port))
         return zero
 
     def recorded(self, from_frame: int, seconds: float) -> np.ndarray:
@@ -90,21 +94,25 @@ class JackPlayer:
         self.client.close()
 
 
-def start_synth(port_name: str, *extra: str) -> subprocess.Popen:
-    """``synth play --headless`` on JACK with a virtual MIDI port; returns once its ports exist."""
+def start_synth(port_name: str | None, *extra: str, server: str | None = None) -> subprocess.Popen:
+    """``synth play --headless`` on JACK (with a virtual MIDI port unless ``port_name`` is None);
+    returns once its ports exist."""
     import jack
 
-    cmd = [sys.executable, "-m", "synth", "play", "--headless", "--midi-api", "jack", "--virtual-midi",
-           port_name, "--audio-device", "jack", *extra]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    probe = jack.Client("gansynth-wait", no_start_server=True)
+    midi_args = ["--virtual-midi", port_name] if port_name else []
+    cmd = [sys.executable, "-m", "synth", "play", "--headless", "--midi-api", "jack", *midi_args,
+           "--audio-device", "jack", *extra]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if server:
+        env["JACK_DEFAULT_SERVER"] = server
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    probe = jack.Client("gansynth-wait", no_start_server=True, servername=server)
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"synth play exited early: {proc.stderr.read()}")
-            midi = [p.name for p in probe.get_ports(port_name, is_midi=True, is_input=True)]
+            midi = [p.name for p in probe.get_ports(port_name, is_midi=True, is_input=True)] if port_name else [1]
             audio = [p.name for p in probe.get_ports("PortAudio", is_audio=True, is_output=True)]
             if midi and len(audio) >= 2:
                 return proc

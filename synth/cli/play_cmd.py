@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -39,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import SynthError
+    from ..errors import AudioDeviceError, SynthError
     from ..live import LiveHost, LiveOptions, summary
 
     if not 16 <= args.blocksize <= 8192:
@@ -60,6 +61,24 @@ def run(args: argparse.Namespace) -> int:
                           virtual_midi=args.virtual_midi, midi_api=args.midi_api, headless=headless,
                           stats=args.stats, duration_s=args.duration, osc_port=args.osc_port, watch=args.watch,
                           config_path=args.config, preset_dir=args.preset_dir)
-    stats = LiveHost(synth, options).run()
+    _keep_c_libraries_quiet()
+    try:
+        stats = LiveHost(synth, options).run()
+    except AudioDeviceError as error:
+        # The device is gone: PortAudio's own shutdown could hang on it at exit, so leave now.
+        print(f"synth play: {error}", file=sys.stderr, flush=True)
+        os._exit(error.exit_code)
     print(summary(stats), file=sys.stderr)
     return 0
+
+
+def _keep_c_libraries_quiet() -> None:
+    """Point fd 2 at /dev/null for C libraries (JACK and ALSA print pages when a server goes away)
+    and keep Python's own stderr on the real one, so the user reads our one sentence."""
+    if os.environ.get("SYNTH_C_STDERR") == "1":
+        return  # for debugging the audio stack
+    real = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = os.fdopen(real, "w", buffering=1)

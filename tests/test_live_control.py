@@ -1,0 +1,117 @@
+"""Live control through real parts: OSC, model hot-swap, several keyboards, a JACK server going away."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from synth.pitch import pitch_error_cents
+
+from .jack_harness import JackPlayer, jack_running, start_synth, stop_synth
+
+if not jack_running():
+    if os.environ.get("GANSYNTH_REQUIRE_JACK"):
+        raise RuntimeError("no JACK server is running; `make test` starts one (jackd -d dummy)")
+    pytest.skip("no JACK server running (make test starts one)", allow_module_level=True)
+
+AUDIO = ["PortAudio:out_0", "PortAudio:out_1"]
+
+
+def _note_sounds(audio: np.ndarray, rate: int, note: int) -> bool:
+    segment = np.nan_to_num(audio[int(0.15 * rate):int(0.45 * rate)])
+    cents = pitch_error_cents(segment, rate, note)
+    return cents is not None and abs(cents) < 50
+
+
+def test_osc_plays_notes_and_moves_knobs(tmp_path):
+    from pythonosc.udp_client import SimpleUDPClient
+
+    stats = tmp_path / "stats.json"
+    proc = start_synth(None, "--osc-port", "9471", "--stats", str(stats), "--virtual-midi",
+                       "gansynth-osc")
+    player = JackPlayer("gansynth-osc-test")
+    player.start(None, AUDIO)
+    client = SimpleUDPClient("127.0.0.1", 9471)
+    zero = player.frame_now()
+    client.send_message("/synth/knob", [0, 0.9])
+    client.send_message("/synth/note", [64, 100])
+    time.sleep(0.6)
+    client.send_message("/synth/note", [64, 0])
+    client.send_message("/synth/bogus", [1])
+    client.send_message("/synth/knob", ["not a number", 2])
+    time.sleep(0.4)
+    audio = player.recorded(zero, 0.9).mean(axis=1)
+    code, err = stop_synth(proc)
+    player.close()
+    assert code == 0, err
+    assert _note_sounds(audio, player.rate, 64)
+    data = json.loads(stats.read_text())
+    assert data["osc_messages"] == 3 and data["notes_played"] == 1
+
+
+def test_hot_swap_keeps_playing_and_refuses_a_broken_file(tmp_path, tiny_model_path):
+    from synth.model import DEFAULT_MODEL
+
+    watched = tmp_path / "live.onnx"
+    shutil.copy(DEFAULT_MODEL, watched)
+    stats = tmp_path / "stats.json"
+    proc = start_synth("gansynth-swap", "--watch", str(watched), "--stats", str(stats))
+    time.sleep(0.5)
+    staged = tmp_path / "staged.onnx"
+    shutil.copy(tiny_model_path, staged)
+    os.replace(staged, watched)  # an atomic replace, as `synth export` writes
+    time.sleep(2.5)
+    watched.write_bytes(b"half a model")
+    time.sleep(1.5)
+    code, err = stop_synth(proc)
+    assert code == 0, err
+    data = json.loads(stats.read_text())
+    assert data["model_swaps"] == 1 and data["underflows"] == 0
+    assert "now playing live.onnx (tiny)" in err
+    assert "kept the current model" in err and "not a readable ONNX model" in err
+
+
+def test_two_keyboards_play_at_once(tmp_path):
+    player = JackPlayer("gansynth-keys", midi_outs=2)
+    player.start(None, [])
+    stats = tmp_path / "stats.json"
+    proc = start_synth(None, "--midi-port", "gansynth-keys", "--stats", str(stats))
+    for sink, source in zip(("in_0", "in_1"), AUDIO):
+        player.client.connect(source, f"gansynth-keys:{sink}")
+    zero = player.schedule([(0.0, bytes([0x90, 60, 100]), 0), (0.5, bytes([0x80, 60, 0]), 0),
+                            (1.0, bytes([0x90, 67, 100]), 1), (1.5, bytes([0x80, 67, 0]), 1)])
+    time.sleep(2.3)
+    audio = player.recorded(zero, 2.0).mean(axis=1)
+    code, err = stop_synth(proc)
+    player.close()
+    assert code == 0, err
+    assert "gansynth-keys:midi_out_0" in err and "gansynth-keys:midi_out_1" in err
+    rate = player.rate
+    assert _note_sounds(audio, rate, 60) and _note_sounds(audio[rate:], rate, 67)
+
+
+def test_jack_server_going_away_is_one_sentence_and_an_exit(tmp_path):
+    name = f"gansynth-gone-{os.getpid()}"
+    server = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "128"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.5)
+        proc = start_synth("gansynth-gone", server=name)
+        time.sleep(1.0)
+        server.terminate()
+        server.wait(timeout=10)
+        started = time.time()
+        _, err = proc.communicate(timeout=15)
+        assert time.time() - started < 5
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert proc.returncode == 2
+    lines = [line for line in err.strip().splitlines() if not line.startswith("playing")]
+    assert len(lines) == 1 and "JACK server went away" in lines[0] and "Traceback" not in err
