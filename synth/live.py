@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import gc
 import json
+import os
 import signal
 import sys
 import threading
@@ -37,6 +38,7 @@ from .midi_in import MidiInputs, open_midi_inputs
 from .model import GeneratorModel
 
 SWAP_FADE_BLOCKS = 8  # the old model's voices fade out over this many blocks after a hot-swap
+ENGINE_RT_PRIORITY = 60  # below JACK's own real-time threads (70+), above everything else
 STALL_TIMEOUT_S = 0.75  # a device that takes no audio for this long is gone
 
 
@@ -52,6 +54,7 @@ class LiveOptions:
     midi_api: str = "auto"
     headless: bool = True
     audio_backend: str = "rtmixer"
+    engine_priority: str = "nice"
     stats: Path | None = None
     duration_s: float | None = None
     osc_port: int | None = None
@@ -65,6 +68,7 @@ class LiveStats:
     notes_played: int = 0
     underflows: int = 0
     audio_backend: str = ""
+    engine_priority: str = ""
     blocks_rendered: int = 0
     peak_render_ms: float = 0.0
     peak_callback_ms: float = 0.0
@@ -155,9 +159,11 @@ class LiveHost:
         self._watcher = self._start_watcher()
         self._install_signals()
         started = time.perf_counter()
+        self.stats.engine_priority = _raise_priority(opts.engine_priority)
         self.say(f"playing {self.synth.manifest.name} on {self.synth.model.provider}: audio {info['name']!r} "
                  f"{rate} Hz, block {block}, latency {self.stats.latency_frames} frames "
-                 f"({1000 * self.stats.latency_frames / rate:.1f} ms) via {self.out.name}; "
+                 f"({1000 * self.stats.latency_frames / rate:.1f} ms) via {self.out.name}, engine "
+                 f"{self.stats.engine_priority}; "
                  f"MIDI {', '.join(self.midi.names)!r}" + (f"; OSC on port {osc.port}" if osc else "")
                  + ". Ctrl-C stops.")
         sys.setswitchinterval(0.001)  # hand the GIL over quickly (the sounddevice callback needs it)
@@ -341,6 +347,26 @@ class LiveHost:
     def _install_signals(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop.set())
+
+
+def _raise_priority(wanted: str) -> str:
+    """Raise the engine thread's priority as far as ``wanted`` (normal, nice, fifo) and the system
+    allow; returns what it got. ``fifo`` (real-time scheduling, below JACK's own real-time threads)
+    suits a real-time JACK server; under a JACK started with --no-realtime it would preempt the
+    audio callback's own thread, so ``nice`` is the default."""
+    if wanted == "normal" or not hasattr(os, "setpriority"):
+        return "normal"
+    if wanted == "fifo" and hasattr(os, "sched_setscheduler"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(ENGINE_RT_PRIORITY))
+            return f"SCHED_FIFO {ENGINE_RT_PRIORITY}"
+        except (OSError, PermissionError):
+            pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, -10)
+        return "nice -10"
+    except (OSError, PermissionError):
+        return "normal"
 
 
 def summary(stats: LiveStats) -> str:

@@ -9,10 +9,12 @@ the voice continues the note's own measured decay over it. Notes are cached by
 
 from __future__ import annotations
 
+import atexit
 import collections
 import hashlib
 import os
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -25,6 +27,8 @@ LOOP_START_SHARE = 0.6  # the loop spans the last 40% of the note
 LOOP_CROSSFADE_S = 0.08
 ENVELOPE_WINDOW_S = 0.02
 MAX_BATCH = 16
+WORKER_BATCH = 4  # small batches keep the worker's GIL-holding stretches short
+MAX_PENDING = 256
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,9 @@ class NoteBank:
         self._cache: OrderedDict[NoteKey, PreparedNote] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self._pending: collections.deque = collections.deque(maxlen=1024)
+        # Newest first, and only the newest few: while a knob sweeps, older latents are stale.
+        self._pending: collections.deque = collections.deque(maxlen=MAX_PENDING)
+        self._by_pitch: dict[tuple[int, int], dict[NoteKey, None]] = {}  # for nearest()
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
         self._stopping = False
@@ -139,9 +145,8 @@ class NoteBank:
         else the same pitch and shift with any latent. Returns the note and its velocity bucket."""
         best, best_rank = None, None
         with self._lock:
-            for other, note in self._cache.items():
-                if other.pitch != key.pitch or other.shift_semitones != key.shift_semitones:
-                    continue
+            for other in self._by_pitch.get((key.pitch, key.shift_semitones), ()):
+                note = self._cache[other]
                 rank = (other.latent_digest != key.latent_digest, abs(other.velocity_bucket - key.velocity_bucket))
                 if best_rank is None or rank < best_rank:
                     best, best_rank = (note, other.velocity_bucket), rank
@@ -172,9 +177,10 @@ class NoteBank:
             self._stopping = False
             self._worker = threading.Thread(target=self._work, name="note-generator", daemon=True)
             self._worker.start()
+            atexit.register(self.stop_worker)  # a thread killed inside onnxruntime aborts the process
 
     def request(self, key: NoteKey, z: np.ndarray, velocity: float) -> None:
-        """Queue a note for the worker; never blocks (the oldest requests drop when 1024 wait)."""
+        """Queue a note for the worker; never blocks (the oldest requests drop when too many wait)."""
         self._pending.append((key, z, velocity))
         self._wake.set()
 
@@ -202,9 +208,15 @@ class NoteBank:
             self._wake.clear()
             while self._pending and not self._stopping:
                 batch = []
-                while self._pending and len(batch) < MAX_BATCH:
-                    batch.append(self._pending.popleft())
+                while self._pending and len(batch) < WORKER_BATCH:
+                    try:
+                        batch.append(self._pending.pop())
+                    except IndexError:
+                        break
+                started = time.perf_counter()
                 self.ensure(batch)
+                # Half duty at most: the engine thread and the audio server share the machine.
+                time.sleep(min(time.perf_counter() - started, 0.05))
 
     def _prepare(self, audio: np.ndarray, pitch: int, shift_semitones: int = 0) -> PreparedNote:
         """Resample to the output rate, shifted by ``shift_semitones`` (soxr low-passes as it goes,
@@ -219,15 +231,20 @@ class NoteBank:
 
     def _store(self, key: NoteKey, note: PreparedNote) -> None:
         with self._lock:
+            if key in self._cache:
+                return
             self._cache[key] = note
+            self._by_pitch.setdefault((key.pitch, key.shift_semitones), {})[key] = None
             self._bytes += note.nbytes
             while self._bytes > self.cache_bytes and len(self._cache) > 1:
-                _, old = self._cache.popitem(last=False)
+                old_key, old = self._cache.popitem(last=False)
+                del self._by_pitch[(old_key.pitch, old_key.shift_semitones)][old_key]
                 self._bytes -= old.nbytes
 
     def clear(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._by_pitch.clear()
             self._bytes = 0
 
     def __len__(self) -> int:

@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer",
                         help="rtmixer: a C callback that never waits for Python (default); "
                              "sounddevice: a Python callback")
+    parser.add_argument("--engine-priority", choices=("normal", "nice", "fifo"), default="nice",
+                        help="engine thread priority: fifo (real-time, for a real-time JACK server), nice "
+                             "(default, when allowed), normal")
     parser.add_argument("--midi-api", choices=("auto", "alsa", "jack"), default="auto")
     parser.add_argument("--headless", action="store_true", help="no terminal UI; log to stderr")
     parser.add_argument("--osc-port", type=int, help="listen for OSC control on this UDP port (localhost)")
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     headless = args.headless or not sys.stdout.isatty()
     options = LiveOptions(audio_device=args.audio_device, samplerate=args.samplerate, blocksize=args.blocksize,
                           ring_blocks=args.ring_blocks, channels=args.channels, audio_backend=args.audio_backend,
+                          engine_priority=args.engine_priority,
                           midi_ports=args.midi_port,
                           virtual_midi=args.virtual_midi, midi_api=args.midi_api, headless=headless,
                           stats=args.stats, duration_s=args.duration, osc_port=args.osc_port, watch=args.watch,

@@ -1,0 +1,101 @@
+"""Live stress through a real JACK server: many voices, fast notes, knob sweeps; count underflows.
+
+Starts `synth play --headless` on JACK (a server must be running: `jackd --no-realtime -d dummy
+-r 48000 -p 128`), plays random notes at --rate notes/s held long enough to keep about 32 voices
+sounding, sweeps two knob CCs at 100 Hz, records the output, and reports the synth's own
+underflow count, JACK xruns seen by the test client, and the recording's silent gaps.
+Appends the result to docs/performance.md.
+
+  .venv/bin/python benchmarks/live_stress.py --seconds 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from render_vs_fluidsynth import machine  # noqa: E402
+
+from tests.jack_harness import JackPlayer, start_synth, stop_synth  # noqa: E402
+
+
+def score(seconds: float, rate_hz: float, voices: int, seed: int = 1, sweeps: bool = True) -> list[tuple[float, bytes]]:
+    rng = np.random.default_rng(seed)
+    hold = voices / rate_hz  # notes held this long keep `voices` sounding
+    events = []
+    t = 0.0
+    while t < seconds:
+        note = int(rng.integers(36, 85))
+        events += [(t, bytes([0x90, note, int(rng.integers(40, 127))])), (t + hold, bytes([0x80, note, 0]))]
+        t += 1.0 / rate_hz
+    for k in range(int(seconds * 100) if sweeps else 0):  # two knobs swept at 100 Hz
+        phase = k / 100.0
+        events.append((phase, bytes([0xB0, 1, int(63.5 + 63.5 * math.sin(phase * 0.7))])))
+        events.append((phase + 0.005, bytes([0xB0, 71, int(63.5 + 63.5 * math.sin(phase * 0.31))])))
+    return sorted(events, key=lambda e: e[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--rate", type=float, default=20.0, help="notes per second")
+    parser.add_argument("--voices", type=int, default=32)
+    parser.add_argument("--blocksize", type=int, default=128)
+    parser.add_argument("--no-sweeps", action="store_true", help="no knob sweeps (no new latents)")
+    parser.add_argument("--no-append", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        stats_path = Path(tmp) / "stats.json"
+        proc = start_synth("gansynth-stress", "--stats", str(stats_path), "--blocksize", str(args.blocksize))
+        player = JackPlayer("gansynth-stress-client", seconds=args.seconds + 5)
+        from tests.test_live_jack import _midi_port
+
+        player.start(_midi_port("gansynth-stress"), ["PortAudio:out_0", "PortAudio:out_1"])
+        events = score(args.seconds, args.rate, args.voices, sweeps=not args.no_sweeps)
+        zero = player.frame_now() + int(0.5 * player.rate)
+        # Feed the schedule in slices so the client's queue stays small.
+        fed, started = 0, time.time()
+        while fed < len(events) or time.time() - started < args.seconds + 1.5:
+            horizon = time.time() - started + 2.0
+            while fed < len(events) and events[fed][0] < horizon:
+                player.queue.append((zero + int(events[fed][0] * player.rate), events[fed][1], 0))
+                fed += 1
+            time.sleep(0.1)
+        audio = player.recorded(zero, args.seconds).mean(axis=1)
+        code, err = stop_synth(proc)
+        player.close()
+        stats = json.loads(stats_path.read_text())
+    missed = int(np.isnan(audio).sum())
+    level = np.abs(np.nan_to_num(audio))
+    block = args.blocksize
+    blocks = level[: len(level) // block * block].reshape(-1, block).max(axis=1)
+    silent_blocks = int((blocks < 1e-6).sum())
+    table = (f"| seconds | notes/s | voices | block | synth underflows | silent blocks in recording | "
+             "client-missed frames | JACK xruns | peak render ms | notes played |\n"
+             "|---|---|---|---|---|---|---|---|---|---|\n"
+             f"| {args.seconds:.0f} | {args.rate:.0f} | {args.voices} | {block} | {stats['underflows']} | "
+             f"{silent_blocks} | {missed} | {player.xruns} | {stats['peak_render_ms']:.2f} | "
+             f"{stats['notes_played']} |\n")
+    print(table)
+    print(f"synth exit code {code}; backend {stats['audio_backend']}")
+    if not args.no_append:
+        with open(ROOT / "docs" / "performance.md", "a") as handle:
+            handle.write(f"\n### Live stress through JACK, {dt.date.today()}\n\nMachine: {machine()}; JACK dummy "
+                         f"backend 48 kHz / {block} frames, `--no-realtime`. Command: `.venv/bin/python "
+                         f"benchmarks/live_stress.py --seconds {args.seconds:.0f}`\n\n{table}")
+    return 0 if code == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
