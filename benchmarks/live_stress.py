@@ -75,6 +75,9 @@ def main() -> int:
         audio = player.recorded(zero, args.seconds).mean(axis=1)
         code, err = stop_synth(proc)
         player.close()
+        if not stats_path.exists():
+            print(f"synth play ended with code {code} and wrote no stats:\n{err}", file=sys.stderr)
+            return 1
         stats = json.loads(stats_path.read_text())
     missed = int(np.isnan(audio).sum())
     level = np.abs(np.nan_to_num(audio))

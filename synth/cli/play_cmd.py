@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import sys
 from pathlib import Path
@@ -80,9 +81,11 @@ def _keep_c_libraries_quiet() -> None:
     """Point fd 2 at /dev/null for C libraries (JACK and ALSA print pages when a server goes away)
     and keep Python's own stderr on the real one, so the user reads our one sentence."""
     if os.environ.get("SYNTH_C_STDERR") == "1":
+        faulthandler.enable()
         return  # for debugging the audio stack
     real = os.dup(2)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)
     os.close(devnull)
     sys.stderr = os.fdopen(real, "w", buffering=1)
+    faulthandler.enable(file=sys.stderr)  # a crash in a C library still leaves a report
