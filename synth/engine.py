@@ -107,6 +107,7 @@ class Synth:
         self.channels: list[ChannelState] = []
         self._order = 0
         self.notes_played = 0
+        self.notes_skipped = 0  # realtime note-ons with nothing to play yet
         self.voices_stolen = 0
         self._reset_channels()
 
@@ -118,9 +119,11 @@ class Synth:
         if not 1 <= block_size <= 65536:
             raise ConfigError(f"block size must be 1..65536 frames, got {block_size}")
         if self.bank is None or self.bank.output_rate != sample_rate:
+            if self.bank is not None:
+                self.bank.stop_worker(timeout=0)
             self.bank = NoteBank(self.model, sample_rate, self.settings["engine.cache_mb"] << 20)
-            if self.realtime:
-                self.bank.start_worker()
+        if self.realtime:
+            self.bank.start_worker()  # idempotent
         self.sample_rate, self.block_size = sample_rate, block_size
         self._ramp = np.arange(block_size, dtype=np.float64)
         self._voice_buf = np.zeros(block_size, np.float32)
@@ -179,7 +182,10 @@ class Synth:
         self._reset_channels(keep_presets=True)
 
     def _note_on(self, channel: int, note: int, velocity: int) -> None:
-        data, rate, key_velocity = self._note_for(channel, note, velocity)
+        found = self._note_for(channel, note, velocity)
+        if found is None:
+            return
+        data, rate, key_velocity = found
         for voice in self.voices:
             if voice.channel == channel and voice.note == note and not voice.stolen and voice.env.stage != RELEASE:
                 voice.release(int(RETRIGGER_FADE_S * self.sample_rate))
@@ -364,16 +370,18 @@ class Synth:
             source, shift = m.root_pitch, note - m.root_pitch
         return NoteKey(source, bucket, digest, shift), z, model_velocity, 1.0
 
-    def _note_for(self, channel: int, note: int, velocity: int) -> tuple[PreparedNote, float, float]:
+    def _note_for(self, channel: int, note: int, velocity: int) -> tuple[PreparedNote, float, float] | None:
         """The prepared note for a note-on, its playback rate, and the velocity it was generated at."""
         key, z, model_velocity, rate = self._note_request(channel, note, velocity)
         data = self.bank.get(key)
         if data is None and self.realtime:
             self.bank.request(key, z, model_velocity)
             stand_in = self.bank.nearest(key)
-            if stand_in is not None:
-                data, bucket = stand_in
-                return data, rate, self._bucket_velocity(bucket) * 127.0
+            if stand_in is None:
+                self.notes_skipped += 1  # nothing at this pitch yet: never wait for inference live
+                return None
+            data, bucket = stand_in
+            return data, rate, self._bucket_velocity(bucket) * 127.0
         if data is None:
             self.bank.ensure([(key, z, model_velocity)])
             data = self.bank.get(key)
@@ -400,13 +408,16 @@ class Synth:
         else:
             self.bank.ensure(requests)
 
-    def prefetch_notes(self, notes: Iterable[tuple[int, int, int]], wait: bool = True) -> int:
+    def prefetch_notes(self, notes: Iterable[tuple[int, int, int]], wait: bool = True, pin: bool = False) -> int:
         """Generate ``(channel, note, velocity)`` notes ahead of time with current latents.
 
-        ``wait=False`` queues them for the realtime worker. Returns how many were requested."""
+        ``wait=False`` queues them for the realtime worker; ``pin`` keeps them cached for good
+        (stand-ins). Returns how many were requested."""
         requests = [self._note_request(c, n, v)[:3] for c, n, v in notes]
         if wait:
             self.bank.ensure(requests)
+            if pin:
+                self.bank.pin([key for key, _, _ in requests])
         else:
             for request in requests:
                 self.bank.request(*request)

@@ -66,6 +66,7 @@ class LiveOptions:
 @dataclass
 class LiveStats:
     notes_played: int = 0
+    notes_skipped: int = 0
     underflows: int = 0
     audio_backend: str = ""
     engine_priority: str = ""
@@ -192,6 +193,7 @@ class LiveHost:
         self.stats.peak_callback_ms = self.out.peak_callback_ms
         self.stats.audio_backend = self.out.name
         self.stats.notes_played = self.synth.notes_played
+        self.stats.notes_skipped = self.synth.notes_skipped
         self.stats.midi_events, self.stats.midi_dropped = self.midi.received, self.midi.dropped
         self.stats.osc_messages = osc.received if osc else 0
         self.stats.seconds = time.perf_counter() - started
@@ -206,7 +208,8 @@ class LiveHost:
         synth.realtime = True
         synth.prepare(rate, block)
         m = synth.manifest
-        synth.prefetch_notes([(0, key, 100) for key in range(max(0, m.pitch_min - 12), min(127, m.pitch_max + 12) + 1)])
+        keys = range(max(0, m.pitch_min - 12), min(127, m.pitch_max + 12) + 1)
+        synth.prefetch_notes([(0, key, 100) for key in keys], pin=True)
         buckets = synth.settings["engine.velocity_buckets"]
         velocities = [min(127, int((b + 0.5) * 128 / buckets)) for b in range(buckets)]
         synth.prefetch_notes([(0, key, v) for v in velocities for key in range(m.pitch_min, m.pitch_max + 1)],

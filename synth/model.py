@@ -9,7 +9,8 @@ import ctypes
 import hashlib
 import os
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,7 @@ class GeneratorModel:
     sha256: str
     session: object
     provider: str
+    _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "auto",
@@ -161,7 +163,8 @@ class GeneratorModel:
         if self.manifest.velocity_input:
             vel = np.full(batch, 0.8, np.float32) if velocity is None else velocity
             feeds[INPUT_VELOCITY] = np.asarray(vel, dtype=np.float32).reshape(batch)
-        return self.session.run([OUTPUT_AUDIO], feeds)[0]
+        with self._run_lock:  # one run at a time: a crash was seen with two threads in run()
+            return self.session.run([OUTPUT_AUDIO], feeds)[0]
 
 
 def _runtime_reason(exc: Exception) -> str:

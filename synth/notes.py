@@ -126,6 +126,7 @@ class NoteBank:
         # Newest first, and only the newest few: while a knob sweeps, older latents are stale.
         self._pending: collections.deque = collections.deque(maxlen=MAX_PENDING)
         self._by_pitch: dict[tuple[int, int], dict[NoteKey, None]] = {}  # for nearest()
+        self._pinned: set[NoteKey] = set()  # never evicted: the stand-ins of last resort
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
         self._stopping = False
@@ -139,6 +140,11 @@ class NoteBank:
                 self._cache.move_to_end(key)
                 self.hits += 1
             return note
+
+    def pin(self, keys: list[NoteKey]) -> None:
+        """Keep these cached notes for good (the live host pins one note per key at start)."""
+        with self._lock:
+            self._pinned.update(k for k in keys if k in self._cache)
 
     def nearest(self, key: NoteKey) -> tuple[PreparedNote, int] | None:
         """A cached stand-in for ``key``: same pitch, shift and latent at the closest velocity bucket,
@@ -236,8 +242,13 @@ class NoteBank:
             self._cache[key] = note
             self._by_pitch.setdefault((key.pitch, key.shift_semitones), {})[key] = None
             self._bytes += note.nbytes
-            while self._bytes > self.cache_bytes and len(self._cache) > 1:
+            for _ in range(len(self._cache)):
+                if self._bytes <= self.cache_bytes or len(self._cache) <= len(self._pinned) + 1:
+                    break
                 old_key, old = self._cache.popitem(last=False)
+                if old_key in self._pinned:
+                    self._cache[old_key] = old  # back to the young end; try the next oldest
+                    continue
                 del self._by_pitch[(old_key.pitch, old_key.shift_semitones)][old_key]
                 self._bytes -= old.nbytes
 
