@@ -4,11 +4,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 jack_pid=""
-if ! pgrep -x jackd >/dev/null 2>&1; then
+if ! jack_wait -c >/dev/null 2>&1; then
   # A real JACK server with the dummy backend: the live tests' sound card.
   jackd --no-realtime -d dummy -r 48000 -p 128 >/tmp/gansynth-jackd.log 2>&1 &
   jack_pid=$!
-  jack_wait -w -t 10 >/dev/null 2>&1 || { echo "jackd did not start:"; cat /tmp/gansynth-jackd.log; }
+  if ! jack_wait -w -t 15 >/dev/null 2>&1; then
+    echo "jackd did not start:"; cat /tmp/gansynth-jackd.log
+  fi
 fi
 $BIN/ruff check synth training export tests benchmarks examples
 lint=$?
