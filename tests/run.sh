@@ -4,13 +4,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 jack_pid=""
-if ! jack_wait -c >/dev/null 2>&1; then
+jack_up() { jack_wait -c 2>/dev/null | grep -qx running; }  # jack_wait -c exits 0 either way
+if ! jack_up; then
   # A real JACK server with the dummy backend: the live tests' sound card.
   jackd --no-realtime -d dummy -r 48000 -p 128 >/tmp/gansynth-jackd.log 2>&1 &
   jack_pid=$!
-  if ! jack_wait -w -t 15 >/dev/null 2>&1; then
-    echo "jackd did not start:"; cat /tmp/gansynth-jackd.log
-  fi
+  for _ in $(seq 50); do jack_up && break; sleep 0.2; done
+  jack_up || { echo "jackd did not start:"; cat /tmp/gansynth-jackd.log; }
 fi
 $BIN/ruff check synth training export tests benchmarks examples
 lint=$?
