@@ -126,8 +126,8 @@ class LiveHost:
         self._watcher: threading.Thread | None = None
 
     # -- control from other threads ---------------------------------------------------------------
-    def submit(self, action: Callable[[Synth], None]) -> None:
-        """Queue ``action(synth)`` for the engine thread (never blocks)."""
+    def submit(self, action: Callable[[LiveHost], None]) -> None:
+        """Queue ``action(host)`` for the engine thread, which runs it between blocks (never blocks)."""
         self.actions.append(action)
 
     def say(self, text: str) -> None:
@@ -192,8 +192,9 @@ class LiveHost:
                 synth.bank.stop_worker()
         self.stats.peak_callback_ms = self.out.peak_callback_ms
         self.stats.audio_backend = self.out.name
-        self.stats.notes_played = self.synth.notes_played
-        self.stats.notes_skipped = self.synth.notes_skipped
+        played = [self.synth, *self._retired]  # a hot-swap retires the synth that played so far
+        self.stats.notes_played = sum(synth.notes_played for synth in played)
+        self.stats.notes_skipped = sum(synth.notes_skipped for synth in played)
         self.stats.midi_events, self.stats.midi_dropped = self.midi.received, self.midi.dropped
         self.stats.osc_messages = osc.received if osc else 0
         self.stats.seconds = time.perf_counter() - started
@@ -204,7 +205,9 @@ class LiveHost:
         return self.stats
 
     def _warm(self, synth: Synth, rate: int, block: int) -> None:
-        """Every key at one velocity now (so any note has a stand-in), the other velocities meanwhile."""
+        """Generate every key at every velocity bucket before the sound starts (a few seconds), so
+        the first notes played need no inference; one velocity per key stays pinned as stand-ins.
+        (Generating them in the background while playing made the first seconds drop out.)"""
         synth.realtime = True
         synth.prepare(rate, block)
         m = synth.manifest
@@ -212,8 +215,7 @@ class LiveHost:
         synth.prefetch_notes([(0, key, 100) for key in keys], pin=True)
         buckets = synth.settings["engine.velocity_buckets"]
         velocities = [min(127, int((b + 0.5) * 128 / buckets)) for b in range(buckets)]
-        synth.prefetch_notes([(0, key, v) for v in velocities for key in range(m.pitch_min, m.pitch_max + 1)],
-                             wait=False)
+        synth.prefetch_notes([(0, key, v) for v in velocities for key in range(m.pitch_min, m.pitch_max + 1)])
 
     def _engine_loop(self, started: float) -> None:
         period = self.options.blocksize / self.synth.sample_rate
