@@ -146,8 +146,8 @@ class Synth:
         out = self._out[:frames]
         out.fill(0.0)
         ordered = sorted(events, key=lambda item: item[0]) if events else ()
-        if ordered:
-            self._prefetch(ordered)
+        if ordered and not self.realtime:
+            self._prefetch(ordered)  # live, _note_for queues misses itself: nothing to batch here
         cursor = 0
         for offset, event in ordered:
             offset = min(max(int(offset), 0), frames - 1)
@@ -392,20 +392,13 @@ class Synth:
         return (bucket + 0.5) * 128.0 / buckets / 127.0
 
     def _prefetch(self, events: Iterable[tuple[int, ev.MidiEvent]]) -> None:
-        """Generate this block's missing notes in one batch (with the channels' current latents);
-        in realtime mode, queue them for the worker instead of waiting."""
+        """Generate this block's missing notes in one batch (with the channels' current latents)."""
         requests = []
         for _, event in events:
             if event.kind == ev.NOTE_ON:
                 key, z, model_velocity, _ = self._note_request(event.channel, event.a, event.b)
                 requests.append((key, z, model_velocity))
-        if not requests:
-            return
-        if self.realtime:
-            for request in requests:
-                if self.bank.get(request[0]) is None:
-                    self.bank.request(*request)
-        else:
+        if requests:
             self.bank.ensure(requests)
 
     def prefetch_notes(self, notes: Iterable[tuple[int, int, int]], wait: bool = True, pin: bool = False) -> int:
