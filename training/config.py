@@ -22,16 +22,41 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "data": {"folder": "data/ep"},
     "model": {
-        "latent_dim": 32, "sample_rate": 32000, "num_samples": 64000, "num_frames": 128,
-        "num_harmonics": 60, "num_noise_bands": 16, "noise_length": 8000, "hidden": 256,
-        "channels": 128, "pitch_min": 36, "pitch_max": 84,
+        "latent_dim": 32, "sample_rate": 32000, "num_samples": 64000, "pitch_min": 36, "pitch_max": 84,
+        # harmonic
+        "num_frames": 128, "num_harmonics": 60, "num_noise_bands": 16, "noise_length": 8000, "hidden": 256,
+        "channels": 128,
+        # wavegan
+        "width": 16,
+    },
+    "discriminator": {
+        "kind": "spectrogram", "fft_sizes": [1024, 256], "channels": 32,  # spectrogram
+        "width": 16, "layers": 5, "phase_shuffle": 2, "spectral_norm": True,  # waveform
     },
     "train": {
         "steps": 1500, "batch_size": 16, "lr_g": 3e-4, "lr_d": 2e-4, "betas": [0.5, 0.9],
         "gan_loss": "hinge", "gan_weight": 0.1, "feature_matching_weight": 1.0, "recon_weight": 1.0,
+        "gp_weight": 10.0, "r1_weight": 0.0,
         "ema_decay": 0.995, "crop_samples": 16000, "checkpoint_every": 100, "log_every": 10, "threads": 0,
+        "device": "auto", "mixed_precision": True, "sample_every": 250, "tensorboard": True,
     },
 }
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "architecture": ("harmonic", "wavegan"),
+    "discriminator.kind": ("spectrogram", "waveform"),
+    "train.gan_loss": ("nonsaturating", "hinge", "wgan-gp"),
+    "train.device": ("auto", "cpu", "cuda"),
+}
+
+
+def _check_choices(config: dict[str, Any]) -> None:
+    for dotted, allowed in CHOICES.items():
+        node: Any = config
+        for part in dotted.split("."):
+            node = node[part]
+        if node not in allowed:
+            raise ConfigError(f"config key '{dotted}' is {node!r}", hint=f"choose one of: {', '.join(allowed)}")
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> None:
@@ -48,6 +73,9 @@ def _merge(base: dict[str, Any], update: dict[str, Any], where: str) -> None:
                 if not isinstance(value, (int, float)) or isinstance(value, bool):
                     raise ConfigError(f"config key '{path}' must be a number, got {value!r}")
                 value = type(base[key])(value) if isinstance(base[key], float) else value
+            for kind, word in ((bool, "true or false"), (str, "a string"), (list, "a list")):
+                if isinstance(base[key], kind) and not isinstance(value, kind):
+                    raise ConfigError(f"config key '{path}' must be {word}, got {value!r}")
             base[key] = value
 
 
@@ -71,7 +99,23 @@ def load_config(paths: list[Path], overrides: list[str] = ()) -> dict[str, Any]:
         _merge(config, data, "")
     for text in overrides:
         _merge(config, parse_override(text), "")
+    _check_choices(config)
     return config
+
+
+def complete(config: dict[str, Any]) -> dict[str, Any]:
+    """A config saved by an older version, with the keys added since filled in from the defaults."""
+    merged = copy.deepcopy(DEFAULTS)
+
+    def fill(base: dict[str, Any], saved: dict[str, Any]) -> None:
+        for key, value in saved.items():
+            if isinstance(value, dict) and isinstance(base.get(key), dict):
+                fill(base[key], value)
+            else:
+                base[key] = value
+
+    fill(merged, config)
+    return merged
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -1,17 +1,43 @@
-"""Model registry: each architecture builds from a config dict and exports through one contract."""
+"""Model registry: each architecture builds from a config dict and exports through one contract.
+
+``config['model']`` holds the keys of every architecture (so one strict schema checks
+them all); each generator takes the ones its constructor names.
+"""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+from torch import nn
+
+from .discriminators import MultiResolutionDiscriminator
 from .harmonic import HarmonicGenerator
+from .wavegan import WaveformDiscriminator, WaveGANGenerator
 
-GENERATORS = {"harmonic": HarmonicGenerator}
+GENERATORS = {"harmonic": HarmonicGenerator, "wavegan": WaveGANGenerator}
+DISCRIMINATORS = ("spectrogram", "waveform")
 
 
-def build_generator(config: dict[str, Any]):
+def _accepted(cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    names = inspect.signature(cls.__init__).parameters
+    return {key: value for key, value in options.items() if key in names}
+
+
+def build_generator(config: dict[str, Any]) -> nn.Module:
     """Build the generator named by ``config['architecture']`` from ``config['model']``."""
     name = config["architecture"]
     if name not in GENERATORS:
         raise ValueError(f"unknown architecture {name!r}; known: {', '.join(sorted(GENERATORS))}")
-    return GENERATORS[name](**config["model"])
+    return GENERATORS[name](**_accepted(GENERATORS[name], config["model"]))
+
+
+def build_discriminator(config: dict[str, Any]) -> nn.Module:
+    """The discriminator named by ``config['discriminator']['kind']``."""
+    options = config["discriminator"]
+    if options["kind"] == "spectrogram":
+        return MultiResolutionDiscriminator(tuple(options["fft_sizes"]), options["channels"])
+    if options["kind"] == "waveform":
+        return WaveformDiscriminator(options["width"], options["layers"], options["phase_shuffle"],
+                                     options["spectral_norm"])
+    raise ValueError(f"unknown discriminator {options['kind']!r}; known: {', '.join(DISCRIMINATORS)}")
