@@ -1,11 +1,16 @@
-"""Training: a few real steps on real FluidSynth notes, checkpoints and exact resume."""
+"""Training: a few real steps on real FluidSynth notes for each architecture and loss, checkpoints,
+exact resume, and two-process data-parallel training (gloo) through torchrun."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
 import torch
 
 from training.config import load_config
@@ -13,10 +18,13 @@ from training.train import Trainer, load_checkpoint
 
 from .conftest import ROOT, TINY_CONFIG_OVERRIDES
 
+TINY_WAVEGAN = ["model.width=4", "discriminator.width=4"]
 
-def _config(dataset: Path, steps: int) -> dict:
-    return load_config([ROOT / "training/configs/default.toml"],
-                       TINY_CONFIG_OVERRIDES + [f"data.folder={str(dataset)!r}", f"train.steps={steps}"])
+
+def _config(dataset: Path, steps: int, arch: str = "default", extra: list[str] = ()) -> dict:
+    return load_config([ROOT / f"training/configs/{arch}.toml"],
+                       TINY_CONFIG_OVERRIDES + [f"data.folder={str(dataset)!r}", f"train.steps={steps}",
+                                                "train.tensorboard=false", *extra])
 
 
 def test_resume_continues_exactly(tiny_dataset, tmp_path):
@@ -33,11 +41,72 @@ def test_resume_continues_exactly(tiny_dataset, tmp_path):
     assert not list((tmp_path / "b").glob("*.partial"))
 
 
+@pytest.mark.parametrize("arch, loss, extra", [
+    ("default", "hinge", []),
+    ("default", "nonsaturating", ["train.r1_weight=1e-4"]),
+    ("wavegan", "hinge", TINY_WAVEGAN),
+    ("wavegan", "wgan-gp", TINY_WAVEGAN + ["discriminator.spectral_norm=false"]),
+])
+def test_a_few_steps_lower_the_discriminator_loss(tiny_dataset, tmp_path, arch, loss, extra):
+    trainer = Trainer(_config(tiny_dataset, 20, arch, [f"train.gan_loss={loss!r}", "train.checkpoint_every=100",
+                                                       *extra]), tmp_path)
+    trainer.fit(progress=False)
+    d = [h["d"] for h in trainer.history]
+    assert np.isfinite(d).all()
+    assert np.mean(d[-4:]) < np.mean(d[:4]), d
+    if loss == "wgan-gp":
+        assert all("gp" in h for h in trainer.history)
+
+
+def test_wavegan_phase_shuffle_moves_features_only_while_training():
+    from training.models.wavegan import WaveformDiscriminator, phase_shuffle
+
+    torch.manual_seed(0)
+    x = torch.arange(40.0).reshape(1, 1, 40).repeat(8, 3, 1)
+    shuffled = phase_shuffle(x, 2)
+    shifts = {int(s) for s in (shuffled[:, 0, 10] - x[:, 0, 10])}
+    assert shifts <= {-2, -1, 0, 1, 2} and len(shifts) > 1
+    assert torch.equal(shuffled[:, 0], shuffled[:, 2])  # one shift per example, all channels alike
+    disc = WaveformDiscriminator(width=4).eval()
+    audio, pitch = torch.randn(2, 4000), torch.tensor([60, 62])
+    assert torch.equal(disc(audio, pitch)[0][0], disc(audio, pitch)[0][0])
+
+
 def test_train_cli_refuses_unknown_keys_and_missing_data(tmp_path):
     config = tmp_path / "c.toml"
     config.write_text("[train]\nstepz = 3\n")
     result = subprocess.run([sys.executable, "-m", "synth", "train", str(config)], capture_output=True, text=True)
     assert result.returncode == 2 and "unknown config key 'train.stepz'" in result.stderr
+    config.write_text("[train]\ngan_loss = 'wgan'\n")
+    result = subprocess.run([sys.executable, "-m", "synth", "train", str(config)], capture_output=True, text=True)
+    assert result.returncode == 2 and "train.gan_loss" in result.stderr and "wgan-gp" in result.stderr
     result = subprocess.run([sys.executable, "-m", "synth", "train", str(ROOT / "training/configs/default.toml"),
                              "--set", f"data.folder='{tmp_path / 'none'}'"], capture_output=True, text=True)
     assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def _torchrun(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "synth", "train", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+
+
+def test_two_process_data_parallel_training_and_resume(tiny_dataset, tmp_path):
+    """torchrun, 2 CPU processes, gloo: replicas stay identical, each draws its own batches, and
+    --resume restores every process's random state."""
+    shutil.copy(ROOT / "training/configs/default.toml", tmp_path / "c.toml")
+    common = [str(tmp_path / "c.toml"), "--run-dir", str(tmp_path / "run"), "-q",
+              "--set", f"data.folder={str(tiny_dataset)!r}", "--set", "train.tensorboard=false"]
+    common += [arg for override in TINY_CONFIG_OVERRIDES for arg in ("--set", override)]
+    first = _torchrun(*common, "--set", "train.steps=2")
+    assert first.returncode == 0, first.stderr[-2000:]
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["step"] == 2 and len(state["rank_rngs"]) == 2
+    assert state["replica_checksums"][0] == state["replica_checksums"][1]
+    assert not torch.equal(state["rank_rngs"][0]["torch"], state["rank_rngs"][1]["torch"])
+    resumed = _torchrun(*common, "--set", "train.steps=4", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["step"] == 4 and state["replica_checksums"][0] == state["replica_checksums"][1]
+    assert "random streams start afresh" not in resumed.stderr

@@ -1,14 +1,17 @@
 """The training loop: adversarial training of a conditional generator, with checkpoints.
 
 G maps (z, pitch, velocity) to audio; D judges (audio, pitch). Each step trains D
-on real versus generated notes, then G against D (plus feature matching and a
-multi-resolution STFT term towards a real note of the same pitch and velocity).
-Checkpoints are written atomically; ``resume`` continues from the same step with
-the same optimiser and random state; Ctrl-C saves and exits.
+on real versus generated notes (plus WGAN-GP or R1 when configured), then G
+against D (plus feature matching and a multi-resolution STFT term towards a real
+note of the same pitch and velocity). Checkpoints are written atomically;
+``resume`` continues from the same step with the same optimiser and random state
+(every process's, in a multi-process run); Ctrl-C saves and exits. Runs on CPU or
+CUDA (bf16 autocast there), in one process or many under ``torchrun``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -21,11 +24,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .config import config_hash
+from .config import complete, config_hash
 from .data import NoteDataset
-from .losses import discriminator_loss, feature_matching, generator_loss
-from .models import build_generator
-from .models.discriminators import MultiResolutionDiscriminator, multi_resolution_stft_loss
+from .distributed import Group
+from .losses import discriminator_loss, feature_matching, generator_loss, gradient_penalty, r1_penalty
+from .models import build_discriminator, build_generator
+from .models.discriminators import multi_resolution_stft_loss
+from .monitor import Monitor
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -34,38 +39,68 @@ def save_atomically(state: dict[str, Any], path: Path) -> None:
     """Write ``state`` next to ``path`` and rename it into place, so a crash never leaves half a file."""
     tmp = path.with_name(path.name + ".partial")
     torch.save(state, tmp)
+    with open(tmp, "rb") as handle:  # on disk before the rename, or a power cut can leave an empty file
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def choose_device(wanted: str, local_rank: int = 0) -> torch.device:
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device is 'cuda' but torch sees no CUDA device")
+    if wanted == "cuda" or (wanted == "auto" and torch.cuda.is_available()):
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
 
 
 class Trainer:
     """Owns the models, optimisers, data and random state of one run folder."""
 
-    def __init__(self, config: dict[str, Any], run_dir: Path) -> None:
+    def __init__(self, config: dict[str, Any], run_dir: Path, *, group: Group | None = None) -> None:
         self.config, self.run_dir = config, Path(run_dir)
         train = config["train"]
         if train["threads"]:
             torch.set_num_threads(train["threads"])
-        torch.manual_seed(config["seed"])
-        self.rng = np.random.default_rng(config["seed"])
+        probe_cuda = train["device"] != "cpu" and torch.cuda.is_available()
+        self.group = group or Group.from_environment(cuda=probe_cuda)
+        self.device = choose_device(train["device"], self.group.local_rank)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        torch.manual_seed(config["seed"])  # the same initial weights in every process
         self.data = NoteDataset.load(Path(config["data"]["folder"]), "train")
         if self.data.sample_rate != config["model"]["sample_rate"]:
             raise ValueError(f"data set is at {self.data.sample_rate} Hz, model at {config['model']['sample_rate']} Hz")
-        self.generator = build_generator(config)
+        self.generator = build_generator(config).to(self.device)
         self.ema = copy.deepcopy(self.generator).eval()
-        self.discriminator = MultiResolutionDiscriminator()
+        self.discriminator = build_discriminator(config).to(self.device)
+        self.group.broadcast_parameters(self.generator, self.ema, self.discriminator)
+        # From here on each process draws its own batches and latents.
+        rank_seed = config["seed"] + 1000 * self.group.rank
+        torch.manual_seed(rank_seed)
+        self.rng = np.random.default_rng(rank_seed)
         betas = tuple(train["betas"])
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=train["lr_g"], betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=train["lr_d"], betas=betas)
         self.step = 0
         self.history: list[dict[str, float]] = []
+        self.monitor: Monitor | None = None
 
     # -- state -------------------------------------------------------------------------------
+    def _rng_state(self) -> dict[str, Any]:
+        state = {"torch": torch.get_rng_state(), "numpy": self.rng.bit_generator.state}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
     def state(self) -> dict[str, Any]:
+        """Everything needed to continue exactly; collective in a multi-process run (every rank calls it)."""
+        rngs = self.group.gather(self._rng_state())
+        # Replicas must stay identical (gradients are averaged); a checksum per process shows they do.
+        checksums = self.group.gather(float(sum(p.detach().double().sum() for p in self.generator.parameters())))
         return {"config": self.config, "config_hash": config_hash(self.config), "step": self.step,
                 "generator": self.generator.state_dict(), "ema": self.ema.state_dict(),
                 "discriminator": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "torch_rng": torch.get_rng_state(),
-                "numpy_rng": self.rng.bit_generator.state, "history": self.history,
+                "opt_d": self.opt_d.state_dict(), "torch_rng": rngs[0]["torch"], "numpy_rng": rngs[0]["numpy"],
+                "rank_rngs": rngs, "replica_checksums": checksums, "history": self.history,
                 "data": self.data.description}
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -74,52 +109,87 @@ class Trainer:
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        torch.set_rng_state(state["torch_rng"])
-        self.rng.bit_generator.state = state["numpy_rng"]
+        rngs = state.get("rank_rngs") or [{"torch": state["torch_rng"], "numpy": state["numpy_rng"]}]
+        if len(rngs) == self.group.world:
+            mine = rngs[self.group.rank]
+            torch.set_rng_state(mine["torch"])
+            self.rng.bit_generator.state = mine["numpy"]
+            if "cuda" in mine and self.device.type == "cuda":
+                torch.cuda.set_rng_state(mine["cuda"], self.device)
+        elif self.group.leader:  # another process count: the run continues, not bit for bit
+            print(f"checkpoint was written by {len(rngs)} processes, this run has {self.group.world}: "
+                  "random streams start afresh", file=sys.stderr)
         self.step, self.history = state["step"], state["history"]
 
     def save(self) -> Path:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         path = self.run_dir / CHECKPOINT_NAME
-        save_atomically(self.state(), path)
-        (self.run_dir / "config.json").write_text(json.dumps(self.config, indent=2))
+        state = self.state()
+        if self.group.leader:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            save_atomically(state, path)
+            (self.run_dir / "config.json").write_text(json.dumps(self.config, indent=2))
+        self.group.barrier()
         return path
 
     # -- one step ----------------------------------------------------------------------------
     def batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         idx = np.sort(self.rng.integers(0, len(self.data), self.config["train"]["batch_size"]))
         audio = torch.from_numpy(np.asarray(self.data.audio[idx], dtype=np.float32))
-        return audio, torch.from_numpy(self.data.pitch[idx]), torch.from_numpy(self.data.velocity[idx])
+        tensors = (audio, torch.from_numpy(self.data.pitch[idx]), torch.from_numpy(self.data.velocity[idx]))
+        return tuple(t.to(self.device, non_blocking=True) for t in tensors)
+
+    def _autocast(self):
+        if self.device.type == "cuda" and self.config["train"]["mixed_precision"]:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def train_step(self) -> dict[str, float]:
         train = self.config["train"]
+        kind = train["gan_loss"]
         real, pitch, velocity = self.batch()
-        z = torch.randn(len(real), self.config["model"]["latent_dim"])
-        fake = self.generator(z, pitch, velocity)
+        z = torch.randn(len(real), self.config["model"]["latent_dim"], device=self.device)
+        with self._autocast():
+            fake = self.generator(z, pitch, velocity).float()
 
         # D sees the same random window of every real and generated note (cheaper than whole notes).
         crop = min(train["crop_samples"], real.shape[1])
         start = int(self.rng.integers(0, real.shape[1] - crop + 1))
         real_crop, fake_crop = real[:, start:start + crop], fake[:, start:start + crop]
-        real_out = self.discriminator(real_crop, pitch)
-        d_loss = sum(discriminator_loss(train["gan_loss"], r, f)
-                     for (r, _), (f, _) in zip(real_out, self.discriminator(fake_crop.detach(), pitch)))
+        with self._autocast():
+            real_out = self.discriminator(real_crop, pitch)
+            fake_out_d = self.discriminator(fake_crop.detach(), pitch)
+            d_loss = sum(discriminator_loss(kind, r.float(), f.float())
+                         for (r, _), (f, _) in zip(real_out, fake_out_d))
+        losses: dict[str, float] = {}
+        if kind == "wgan-gp":
+            penalty = gradient_penalty(self.discriminator, real_crop, fake_crop, pitch)
+            d_loss = d_loss + train["gp_weight"] * penalty
+            losses["gp"] = penalty.item()
+        if train["r1_weight"] > 0:
+            penalty = r1_penalty(self.discriminator, real_crop, pitch)
+            d_loss = d_loss + 0.5 * train["r1_weight"] * penalty
+            losses["r1"] = penalty.item()
         self.opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
+        self.group.average_gradients(self.discriminator)
         self.opt_d.step()
 
-        fake_out = self.discriminator(fake_crop, pitch)
-        adversarial = sum(generator_loss(train["gan_loss"], f) for f, _ in fake_out)
-        matching = sum(feature_matching(rf, ff) for (_, rf), (_, ff) in zip(real_out, fake_out))
-        recon = multi_resolution_stft_loss(fake, real)
+        with self._autocast():
+            fake_out = self.discriminator(fake_crop, pitch)
+            adversarial = sum(generator_loss(kind, f.float()) for f, _ in fake_out)
+            matching = sum(feature_matching([t.float() for t in rf], [t.float() for t in ff])
+                           for (_, rf), (_, ff) in zip(real_out, fake_out))
+        recon = multi_resolution_stft_loss(fake, real) if train["recon_weight"] > 0 else fake.new_zeros(())
         g_loss = (train["gan_weight"] * (adversarial + train["feature_matching_weight"] * matching)
                   + train["recon_weight"] * recon)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        self.group.average_gradients(self.generator)
         self.opt_g.step()
         self._update_ema(train["ema_decay"])
         self.step += 1
-        return {"d": d_loss.item(), "g_adv": adversarial.item(), "fm": matching.item(), "stft": recon.item()}
+        losses.update({"d": d_loss.item(), "g_adv": adversarial.item(), "fm": matching.item(), "stft": recon.item()})
+        return losses
 
     @torch.no_grad()
     def _update_ema(self, decay: float) -> None:
@@ -133,7 +203,11 @@ class Trainer:
     def fit(self, steps: int | None = None, progress: bool = True) -> None:
         train = self.config["train"]
         total = train["steps"] if steps is None else steps
-        bar = tqdm(total=total, initial=self.step, desc="training", disable=not progress, file=sys.stderr)
+        leader = self.group.leader
+        if leader and train["tensorboard"] and self.monitor is None:
+            self.monitor = Monitor.open(self.run_dir / "tensorboard", self.data)
+        bar = tqdm(total=total, initial=self.step, desc="training", disable=not (progress and leader),
+                   file=sys.stderr)
         started = time.time()
         try:
             while self.step < total:
@@ -143,16 +217,25 @@ class Trainer:
                     losses["step"], losses["elapsed_s"] = self.step, time.time() - started
                     self.history.append(losses)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k in ("d", "g_adv", "stft")})
+                    if self.monitor:
+                        self.monitor.scalars(self.step, losses)
+                if self.monitor and self.step % train["sample_every"] == 0:
+                    self.monitor.samples(self.step, self.ema, self.device)
                 if self.step % train["checkpoint_every"] == 0:
                     self.save()
         except KeyboardInterrupt:
             bar.close()
             print(f"interrupted at step {self.step}; saving {self.save()}", file=sys.stderr)
             raise
+        finally:
+            if self.monitor:
+                self.monitor.flush()
         bar.close()
         self.save()
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint written by :class:`Trainer` (weights only, no code is unpickled)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state["config"] = complete(state["config"])
+    return state

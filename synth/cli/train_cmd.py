@@ -11,7 +11,10 @@ from ..errors import SynthError
 EXAMPLE = """examples:
   synth dataset soundfont -o data/ep --programs 4 --pitches 36-84 --velocities 40,80,120
   synth train training/configs/default.toml --run-dir runs/mine
-  synth train training/configs/default.toml --run-dir runs/mine --resume --set train.steps=3000"""
+  synth train training/configs/default.toml --run-dir runs/mine --resume --set train.steps=3000
+  synth train training/configs/wavegan.toml --run-dir runs/wavegan
+  torchrun --nproc_per_node 2 -m synth train training/configs/default.toml --run-dir runs/ddp
+  tensorboard --logdir runs  (loss curves, audio and spectrograms)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,12 +40,17 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = args.run_dir / CHECKPOINT_NAME
     if checkpoint.exists() and not args.resume:
         raise SynthError(f"{checkpoint} exists", hint="add --resume to continue it or pick another --run-dir")
-    trainer = Trainer(config, args.run_dir)
+    try:
+        trainer = Trainer(config, args.run_dir)
+    except (ValueError, RuntimeError) as exc:
+        raise SynthError(str(exc)) from None
     if args.resume:
         if not checkpoint.exists():
             raise SynthError(f"nothing to resume: {checkpoint} does not exist")
         trainer.load_state(load_checkpoint(checkpoint))
         print(f"resuming at step {trainer.step}", file=sys.stderr)
     trainer.fit(progress=not args.quiet)
-    print(args.run_dir / CHECKPOINT_NAME)
+    if trainer.group.leader:
+        print(args.run_dir / CHECKPOINT_NAME)
+    trainer.group.close()
     return 0
