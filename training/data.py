@@ -109,17 +109,24 @@ def build_soundfont_dataset(out_dir: Path, programs: list[int], pitches: list[in
     data = np.concatenate(clips)
     silent = np.abs(data).max(axis=1) < 1e-3
     keep = ~silent
+    write_dataset(out_dir, data[keep], [n for n, k in zip(index, keep) if k], sample_rate,
+                  f"FluidSynth {soundfont.name}", {"skipped_silent": int(silent.sum())})
+    return out_dir
+
+
+def write_dataset(out_dir: Path, audio: np.ndarray, notes: list[dict], sample_rate: int, source: str,
+                  extra: dict | None = None) -> None:
+    """Write ``audio.npy`` and ``index.json`` beside each other, each renamed into place when complete."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp_audio = out_dir / "audio.npy.partial"
     with open(tmp_audio, "wb") as handle:
-        np.save(handle, data[keep])
-    meta = {"sample_rate": sample_rate, "num_samples": num_samples, "source": f"FluidSynth {soundfont.name}",
-            "skipped_silent": int(silent.sum()), "notes": [n for n, k in zip(index, keep) if k]}
+        np.save(handle, np.ascontiguousarray(audio, np.float32))
+    meta = {"sample_rate": sample_rate, "num_samples": int(audio.shape[1]), "source": source, **(extra or {}),
+            "notes": notes}
     tmp_index = out_dir / "index.json.partial"
     tmp_index.write_text(json.dumps(meta, indent=1))
     os.replace(tmp_audio, out_dir / "audio.npy")
     os.replace(tmp_index, out_dir / "index.json")
-    return out_dir
 
 
 @dataclass

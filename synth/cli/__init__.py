@@ -22,6 +22,7 @@ COMMANDS = {
     "export": "Export a training checkpoint to a plugin (ONNX).",
     "train": "Train a generator from a TOML config.",
     "dataset": "Build a training data set of single notes.",
+    "eval": "Judge a model: pitch accuracy, Fréchet ratio, NDB, spectrogram grid.",
 }
 
 

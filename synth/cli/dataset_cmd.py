@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import SynthError
 from .common import parse_range
 
-EXAMPLE = "example:\n  synth dataset soundfont -o data/ep --programs 4 --pitches 36-84 --velocities 40,80,120"
+EXAMPLE = """examples:
+  synth dataset soundfont -o data/ep --programs 4 --pitches 36-84 --velocities 40,80,120
+  synth dataset folder ~/samples/rhodes -o data/rhodes   (pitch from names like C4, F#2, x-060-100, or estimated)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", choices=("soundfont",), help="where the notes come from")
+    parser.add_argument("source", choices=("soundfont", "folder"), help="where the notes come from")
+    parser.add_argument("folder", type=Path, nargs="?", help="folder of one-shot recordings (source 'folder')")
     parser.add_argument("-o", "--output", type=Path, required=True, help="data set folder to write")
     parser.add_argument("--soundfont", type=Path, default=Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
     parser.add_argument("--programs", type=parse_range, default=[4], help="GM programs, 0-based (4)")
@@ -28,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise SynthError(f"dataset building needs the training extra ({exc.name} is missing)",
                          hint='pip install -e ".[train]"') from None
+    if args.source == "folder":
+        return _from_folder(args)
+    if args.folder is not None:
+        raise SynthError("a folder is only read with `synth dataset folder DIR`")
     if not args.soundfont.is_file():
         raise SynthError(f"SoundFont {args.soundfont} does not exist", hint="apt-get install fluid-soundfont-gm")
     try:
@@ -36,4 +44,20 @@ def run(args: argparse.Namespace) -> int:
     except (RuntimeError, FileNotFoundError) as exc:
         raise SynthError(str(exc)) from None
     print(out)
+    return 0
+
+
+def _from_folder(args: argparse.Namespace) -> int:
+    from training.folder_data import build_folder_dataset
+
+    if args.folder is None or not args.folder.is_dir():
+        raise SynthError(f"{args.folder or 'a folder'} is not a folder of recordings",
+                         hint="synth dataset folder DIR -o OUT")
+    try:
+        report = build_folder_dataset(args.folder, args.output, args.sample_rate,
+                                      int(args.seconds * args.sample_rate))
+    except (ValueError, FileNotFoundError) as exc:
+        raise SynthError(str(exc)) from None
+    print(report.summary(), file=sys.stderr)
+    print(args.output)
     return 0

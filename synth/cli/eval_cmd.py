@@ -1,0 +1,35 @@
+"""synth eval: pitch accuracy, Fréchet ratio, NDB and a spectrogram grid for a model or checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import SynthError
+from ..latent import write_text_atomically
+
+EXAMPLE = """examples:
+  synth eval synth/default_model/default.onnx --data data/ep --grid out/grid.png
+  synth eval runs/wavegan/checkpoint.pt --data data/ep --json out/wavegan-eval.json"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, help="a plugin (.onnx) or a training checkpoint (.pt)")
+    parser.add_argument("--data", type=Path, required=True, help="a data set folder from `synth dataset`")
+    parser.add_argument("--latents", type=int, default=4, help="latents per pitch for pitch accuracy (4)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grid", type=Path, help="write a spectrogram grid PNG here")
+    parser.add_argument("--json", type=Path, help="write the figures as JSON here")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.latents < 1:
+        raise SynthError("--latents must be at least 1")
+    from training.evaluate import evaluate
+
+    report = evaluate(args.model, args.data, latents=args.latents, seed=args.seed, grid_path=args.grid)
+    print(report.table())
+    if args.json:
+        write_text_atomically(args.json, json.dumps(report.as_dict(), indent=2) + "\n")
+    return 0
