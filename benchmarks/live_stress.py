@@ -52,12 +52,14 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="notes per second")
     parser.add_argument("--voices", type=int, default=32)
     parser.add_argument("--blocksize", type=int, default=128)
+    parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
     parser.add_argument("--no-sweeps", action="store_true", help="no knob sweeps (no new latents)")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = Path(tmp) / "stats.json"
-        proc = start_synth("gansynth-stress", "--stats", str(stats_path), "--blocksize", str(args.blocksize))
+        proc = start_synth("gansynth-stress", "--stats", str(stats_path), "--blocksize", str(args.blocksize),
+                           "--audio-backend", args.audio_backend)
         player = JackPlayer("gansynth-stress-client", seconds=args.seconds + 5)
         from tests.test_live_jack import _midi_port
 

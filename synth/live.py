@@ -2,10 +2,11 @@
 
 Threads::
 
-    rtmidi threads --(bounded deque of events)--+
+    rtmidi (its C queue, polled) ---------------+
     OSC / UI / model watcher --(deque of actions)-+--> engine thread --(FrameRing)--> audio callback
 
-The rtmidi callbacks only parse and queue; control threads only queue actions;
+rtmidi queues MIDI in C and the engine polls it (no Python runs on a MIDI or JACK
+thread, see :mod:`synth.midi_in`); control threads only queue actions;
 the engine thread applies them between blocks and renders ahead into the ring
 (inference happens here or on the note worker, never in the callback); the
 audio callback only copies from the ring (see :mod:`synth.audio_out`: by default
@@ -75,7 +76,6 @@ class LiveStats:
     peak_callback_ms: float = 0.0
     latency_frames: int = 0
     midi_events: int = 0
-    midi_dropped: int = 0
     osc_messages: int = 0
     model_swaps: int = 0
     seconds: float = 0.0
@@ -195,7 +195,7 @@ class LiveHost:
         played = [self.synth, *self._retired]  # a hot-swap retires the synth that played so far
         self.stats.notes_played = sum(synth.notes_played for synth in played)
         self.stats.notes_skipped = sum(synth.notes_skipped for synth in played)
-        self.stats.midi_events, self.stats.midi_dropped = self.midi.received, self.midi.dropped
+        self.stats.midi_events = self.midi.received
         self.stats.osc_messages = osc.received if osc else 0
         self.stats.seconds = time.perf_counter() - started
         if opts.stats:
@@ -244,10 +244,9 @@ class LiveHost:
         while self.out.fill < self.target and self.out.space() >= block:
             t0 = time.perf_counter()
             self._apply_actions()
-            events = []
-            queue = self.midi.queue if self.midi else ()
-            while queue:
-                events.append((0, queue.popleft()))
+            events: list = []
+            if self.midi:
+                self.midi.poll(events)
             out = self.synth.process(events, block)
             if self._fading:
                 out = self._mix_fading(out)
@@ -377,4 +376,4 @@ def _raise_priority(wanted: str) -> str:
 def summary(stats: LiveStats) -> str:
     return (f"played {stats.notes_played} notes in {stats.seconds:.1f} s; underflows {stats.underflows}; "
             f"peak render {stats.peak_render_ms:.2f} ms, peak callback {stats.peak_callback_ms:.3f} ms; "
-            f"MIDI events {stats.midi_events} (dropped {stats.midi_dropped})")
+            f"MIDI events {stats.midi_events}")

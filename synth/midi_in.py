@@ -6,7 +6,6 @@ deque; everything else happens on the engine thread.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import os
 import sys
@@ -16,7 +15,8 @@ from .errors import MidiError
 from .events import MidiEvent, from_bytes
 
 MIDI_APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
-MAX_QUEUED_EVENTS = 4096
+MAX_EVENTS_PER_POLL = 512  # per engine block: 190,000 events/s at 48 kHz / 128
+RTMIDI_QUEUE = 8192  # messages rtmidi holds between polls (it drops beyond)
 
 
 @contextlib.contextmanager
@@ -37,24 +37,34 @@ def quiet_c_stderr():
 
 @dataclass
 class MidiInputs:
-    """Open rtmidi inputs feeding one queue of :class:`MidiEvent`."""
+    """Open rtmidi inputs, drained by the engine thread with :meth:`poll`.
 
-    queue: collections.deque = field(default_factory=collections.deque)
+    No Python callback: rtmidi queues messages in C (its own lock-free queue) and the
+    engine takes them between blocks. A Python callback would make rtmidi's thread
+    wait for the GIL, and with the JACK API that thread is a JACK process thread:
+    every wait stalls the JACK graph, and long stalls crashed python-rtmidi 1.5.8
+    inside its JACK input handler (SIGSEGV in ``jackProcessIn``, seen in 10-minute
+    stress runs; see docs/reliability.md).
+    """
+
     ports: list = field(default_factory=list)  # (MidiIn, name)
     received: int = 0
-    dropped: int = 0
     last: MidiEvent | None = None
 
-    def on_message(self, message, _data=None) -> None:
-        event = from_bytes(message[0])
-        if event is None:
-            return
-        if len(self.queue) >= MAX_QUEUED_EVENTS:
-            self.dropped += 1  # a flood: keep the queue bounded, drop the newest
-            return
-        self.queue.append(event)
-        self.received += 1
-        self.last = event
+    def poll(self, out: list, budget: int = MAX_EVENTS_PER_POLL) -> None:
+        """Append up to ``budget`` waiting events to ``out`` as ``(0, event)``; the rest wait in
+        rtmidi's bounded queue for the next call (a flood cannot make one block slow)."""
+        for midi_in, _ in self.ports:
+            while budget > 0:
+                message = midi_in.get_message()
+                if message is None:
+                    break
+                budget -= 1
+                event = from_bytes(message[0])
+                if event is not None:
+                    out.append((0, event))
+                    self.received += 1
+                    self.last = event
 
     @property
     def names(self) -> list[str]:
@@ -62,7 +72,6 @@ class MidiInputs:
 
     def close(self) -> None:
         for midi_in, _ in self.ports:
-            midi_in.cancel_callback()
             midi_in.close_port()
         self.ports = []
 
@@ -79,7 +88,7 @@ def _new_midi_in(api_choice: str):
             continue
         try:
             with quiet_c_stderr():
-                return rtmidi.MidiIn(api, name="gansynth"), name
+                return rtmidi.MidiIn(api, name="gansynth", queue_size_limit=RTMIDI_QUEUE), name
         except rtmidi.SystemError as exc:
             failures.append(f"{name}: {exc}")
     hint = {"alsa": "this machine has no ALSA sequencer (/dev/snd/seq); try --midi-api jack",
@@ -96,7 +105,6 @@ def open_midi_inputs(api_choice: str, port_specs: list[str], virtual: str | None
     first.ignore_types(sysex=True, timing=True, active_sense=True)
     if virtual:
         first.open_virtual_port(virtual)
-        first.set_callback(inputs.on_message)
         inputs.ports.append((first, virtual))
         return inputs
     available = first.get_ports()
@@ -119,6 +127,5 @@ def open_midi_inputs(api_choice: str, port_specs: list[str], virtual: str | None
         midi_in = first if n == 0 else _new_midi_in(api_name)[0]
         midi_in.ignore_types(sysex=True, timing=True, active_sense=True)
         midi_in.open_port(index)
-        midi_in.set_callback(inputs.on_message)
         inputs.ports.append((midi_in, available[index]))
     return inputs
