@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := libportaudio2 libsndfile1 jackd2 jack-capture fluidsynth fluid-soundfont-gm
+APT_PACKAGES := libportaudio2 libsndfile1 jackd2 jack-capture fluidsynth fluid-soundfont-gm tmux
 TORCH := torch==2.13.0
 
 .PHONY: demo test lint bench system venv default-model clean

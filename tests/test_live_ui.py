@@ -1,0 +1,105 @@
+"""The terminal UI, driven like a person drives it: in a real terminal (tmux), with keys, while
+MIDI arrives through a real JACK port."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from .jack_harness import ROOT, JackPlayer, jack_running
+
+if not jack_running():
+    if os.environ.get("GANSYNTH_REQUIRE_JACK"):
+        raise RuntimeError("no JACK server is running; `make test` starts one (jackd -d dummy)")
+    pytest.skip("no JACK server running (make test starts one)", allow_module_level=True)
+if shutil.which("tmux") is None:
+    if os.environ.get("GANSYNTH_REQUIRE_JACK"):
+        raise RuntimeError("tmux is missing; `make test` installs it")
+    pytest.skip("tmux is not installed (make test installs it)", allow_module_level=True)
+
+SESSION = "gansynth-ui-test"
+
+
+def _tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+
+
+def _screen() -> str:
+    return _tmux("capture-pane", "-p", "-t", SESSION)
+
+
+def _wait_for(pattern: str, timeout: float = 30.0) -> re.Match:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        match = re.search(pattern, _screen())
+        if match:
+            return match
+        time.sleep(0.2)
+    raise AssertionError(f"{pattern!r} never appeared; the screen shows:\n{_screen()}")
+
+
+def _knob_value(screen: str, knob: int) -> float:
+    return float(re.search(rf"^\W*>?{knob}\s+\S+\s+=*\s*([0-9.]+)", screen, re.M).group(1))
+
+
+def _key(key: str) -> None:
+    _tmux("send-keys", "-t", SESSION, "-l", key)
+    time.sleep(0.3)
+
+
+def test_terminal_ui_shows_the_instrument_and_its_keys_work(tmp_path):
+    config = tmp_path / "play.toml"
+    config.write_text("# settings of this test's synth play; MIDI learn adds its binding here\n")
+    command = [sys.executable, "-m", "synth", "play", "--midi-api", "jack", "--virtual-midi", "gansynth-ui",
+               "--audio-device", "jack", "--preset-dir", str(tmp_path / "presets"), "--config", str(config)]
+    exit_file = tmp_path / "exit"
+    shell = f"cd {shlex.quote(str(ROOT))} && env -u COLUMNS -u LINES {shlex.join(command)}; echo $? > {shlex.quote(str(exit_file))}"
+    _tmux("kill-session", "-t", SESSION)
+    _tmux("new-session", "-d", "-s", SESSION, "-x", "110", "-y", "45", shell)
+    player = None
+    try:
+        _wait_for(r"GAN Electric Piano", timeout=60)
+        screen = _wait_for(r"underflows \d+").string
+        assert "ring" in screen and "voices" in screen and "level L" in screen and "q quit" in screen
+
+        _key("2")  # pick knob 2, then move it up four steps
+        before = _knob_value(_screen(), 2)
+        for _ in range(4):
+            _key("+")
+        assert _knob_value(_screen(), 2) == pytest.approx(min(1.0, before + 8 / 127), abs=0.011)
+
+        # MIDI learn: press l, then turn a controller (CC 85) on the keyboard.
+        import jack
+
+        _key("l")
+        _wait_for(r"learning")
+        player = JackPlayer("gansynth-ui-keys", seconds=5)
+        probe = jack.Client("gansynth-ui-find", no_start_server=True)
+        port = probe.get_ports("gansynth-ui", is_midi=True, is_input=True)[0].name
+        probe.close()
+        player.start(port, [])
+        player.schedule([(0.0, bytes([0xB0, 85, 100])), (0.1, bytes([0x90, 60, 100])), (0.5, bytes([0x80, 60, 0]))])
+        _wait_for(r"(?m)^\W*>2\s+85\s", timeout=10)
+        _wait_for(r"notes [1-9]")
+
+        _key("s")  # save a preset and the learned binding
+        _wait_for(r"saved .*preset-")
+        assert list((tmp_path / "presets").glob("preset-*.json"))
+        assert "85" in config.read_text()
+
+        _key("q")
+        deadline = time.time() + 15
+        while not exit_file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        assert exit_file.exists() and exit_file.read_text().strip() == "0"
+    finally:
+        if player is not None:
+            player.close()
+        _tmux("kill-session", "-t", SESSION)
