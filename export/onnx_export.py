@@ -28,6 +28,8 @@ from training.config import config_hash
 from training.models import build_generator
 from training.train import load_checkpoint
 
+from .directions import pca_directions
+
 OPSET = 17
 NUM_KNOBS = 9
 
@@ -38,6 +40,7 @@ class ExportReport:
     max_abs_error: float
     parity_batch: int
     size_bytes: int
+    explained_variance: list[float]  # per knob direction (empty: random directions)
 
 
 def random_directions(latent_dim: int, count: int, seed: int) -> np.ndarray:
@@ -67,14 +70,17 @@ def _export_to(generator: torch.nn.Module, args: tuple, buffer: io.BytesIO) -> N
     )
 
 
-def build_manifest(config: dict[str, Any], name: str, data_description: str, step: int) -> Manifest:
+def build_manifest(config: dict[str, Any], name: str, data_description: str, step: int,
+                   directions: np.ndarray | None = None, spreads: np.ndarray | None = None) -> Manifest:
     model = config["model"]
-    directions = random_directions(model["latent_dim"], NUM_KNOBS, config["seed"])
+    if directions is None:
+        directions = random_directions(model["latent_dim"], NUM_KNOBS, config["seed"])
+        spreads = np.full(len(directions), 1.5)
     return Manifest(
         name=name, sample_rate=model["sample_rate"], num_samples=model["num_samples"],
         latent_dim=model["latent_dim"], latent_prior="normal", pitch_conditioned=True,
         pitch_min=model["pitch_min"], pitch_max=model["pitch_max"], velocity_input=True,
-        latent_directions=directions.round(6).tolist(), direction_spreads=[1.5] * len(directions),
+        latent_directions=directions.round(6).tolist(), direction_spreads=[float(x) for x in spreads],
         architecture=config["architecture"], training_data=data_description,
         model_version=f"step {step}", exported_at=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         config_hash=config_hash(config),
@@ -82,8 +88,11 @@ def build_manifest(config: dict[str, Any], name: str, data_description: str, ste
 
 
 def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None, use_ema: bool = True,
-                      tolerance: float = 1e-4, parity_batch: int = 8) -> ExportReport:
-    """Export ``checkpoint`` to ``output``; raise :class:`ModelError` if parity fails."""
+                      tolerance: float = 1e-4, parity_batch: int = 8, pca_samples: int = 256) -> ExportReport:
+    """Export ``checkpoint`` to ``output``; raise :class:`ModelError` if parity fails.
+
+    ``pca_samples`` latents are used to find the knob directions by PCA (0: seeded random directions).
+    """
     state = load_checkpoint(Path(checkpoint))
     config = state["config"]
     generator = build_generator(config)
@@ -91,7 +100,12 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
     generator.eval()
     model = config["model"]
     proto = _torch_export(generator, model["latent_dim"])
-    manifest = build_manifest(config, name or Path(output).stem, state.get("data", ""), state["step"])
+    found = None
+    if pca_samples > 0:
+        found = pca_directions(generator, model["latent_dim"], model["sample_rate"],
+                               (model["pitch_min"], model["pitch_max"]), NUM_KNOBS, pca_samples, config["seed"])
+    manifest = build_manifest(config, name or Path(output).stem, state.get("data", ""), state["step"],
+                              found.vectors if found else None, found.spreads if found else None)
     for key, value in manifest.to_metadata().items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -111,7 +125,8 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
         os.replace(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
-    return ExportReport(output, error, parity_batch, output.stat().st_size)
+    variance = [float(v) for v in found.explained_variance] if found else []
+    return ExportReport(output, error, parity_batch, output.stat().st_size, variance)
 
 
 @torch.no_grad()

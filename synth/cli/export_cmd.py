@@ -17,9 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="instrument name in the manifest (default: the file name)")
     parser.add_argument("--no-ema", action="store_true", help="export the live weights, not their average")
     parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs error vs torch (1e-4)")
+    parser.add_argument("--pca-samples", type=int, default=256,
+                        help="latents sampled to find the knob directions by PCA; 0 = random directions (256)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.pca_samples < 0:
+        raise SynthError("--pca-samples must be 0 or more")
     if not args.checkpoint.is_file():
         raise SynthError(f"checkpoint {args.checkpoint} does not exist", hint="train one with `synth train`")
     try:
@@ -29,12 +33,15 @@ def run(args: argparse.Namespace) -> int:
                          hint='pip install -e ".[train]"') from None
     try:
         report = export_checkpoint(args.checkpoint, args.output, name=args.name, use_ema=not args.no_ema,
-                                   tolerance=args.tolerance)
+                                   tolerance=args.tolerance, pca_samples=args.pca_samples)
     except (RuntimeError, KeyError, EOFError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SynthError(f"cannot export {args.checkpoint} ({first[:200]})",
                          hint="is it a checkpoint written by `synth train`?") from None
     print(f"parity with torch: max abs error {report.max_abs_error:.2e} over {report.parity_batch} notes; "
           f"{report.size_bytes / 1e6:.1f} MB", file=sys.stderr)
+    if report.explained_variance:
+        shares = " ".join(f"{100 * v:.0f}%" for v in report.explained_variance)
+        print(f"knob directions by PCA, share of timbre variance per knob: {shares}", file=sys.stderr)
     print(report.path)
     return 0
