@@ -53,17 +53,23 @@ def main() -> int:
     parser.add_argument("--voices", type=int, default=32)
     parser.add_argument("--blocksize", type=int, default=128)
     parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
+    parser.add_argument("--floor", action="store_true",
+                        help="measure the floor: benchmarks/floor_client.py (a sine on the same audio path) "
+                             "in place of the synth, same harness and load")
     parser.add_argument("--no-sweeps", action="store_true", help="no knob sweeps (no new latents)")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = Path(tmp) / "stats.json"
-        proc = start_synth("gansynth-stress", "--stats", str(stats_path), "--blocksize", str(args.blocksize),
-                           "--audio-backend", args.audio_backend)
+        floor = [sys.executable, str(ROOT / "benchmarks/floor_client.py"), "--stats", str(stats_path),
+                 "--blocksize", str(args.blocksize), "--audio-backend", args.audio_backend]
+        proc = start_synth(None if args.floor else "gansynth-stress", "--stats", str(stats_path), "--blocksize",
+                           str(args.blocksize), "--audio-backend", args.audio_backend,
+                           command=floor if args.floor else None)
         player = JackPlayer("gansynth-stress-client", seconds=args.seconds + 5)
         from tests.test_live_jack import _midi_port
 
-        player.start(_midi_port("gansynth-stress"), ["PortAudio:out_0", "PortAudio:out_1"])
+        player.start(None if args.floor else _midi_port("gansynth-stress"), ["PortAudio:out_0", "PortAudio:out_1"])
         events = score(args.seconds, args.rate, args.voices, sweeps=not args.no_sweeps)
         zero = player.frame_now() + int(0.5 * player.rate)
         # Feed the schedule in slices so the client's queue stays small.
@@ -86,19 +92,21 @@ def main() -> int:
     block = args.blocksize
     blocks = level[: len(level) // block * block].reshape(-1, block).max(axis=1)
     silent_blocks = int((blocks < 1e-6).sum())
-    table = (f"| seconds | notes/s | voices | block | synth underflows | silent blocks in recording | "
+    who = "floor: sine client, no instrument" if args.floor else "synth play"
+    table = (f"| client | seconds | notes/s | voices | block | underflows | silent blocks in recording | "
              "client-missed frames | JACK xruns | peak render ms | notes played |\n"
-             "|---|---|---|---|---|---|---|---|---|---|\n"
-             f"| {args.seconds:.0f} | {args.rate:.0f} | {args.voices} | {block} | {stats['underflows']} | "
+             "|---|---|---|---|---|---|---|---|---|---|---|\n"
+             f"| {who} | {args.seconds:.0f} | {args.rate:.0f} | {args.voices} | {block} | {stats['underflows']} | "
              f"{silent_blocks} | {missed} | {player.xruns} | {stats['peak_render_ms']:.2f} | "
              f"{stats['notes_played']} |\n")
     print(table)
     print(f"synth exit code {code}; backend {stats['audio_backend']}")
     if not args.no_append:
+        flag = " --floor" if args.floor else ""
         with open(ROOT / "docs" / "performance.md", "a") as handle:
             handle.write(f"\n### Live stress through JACK, {dt.date.today()}\n\nMachine: {machine()}; JACK dummy "
                          f"backend 48 kHz / {block} frames, `--no-realtime`. Command: `.venv/bin/python "
-                         f"benchmarks/live_stress.py --seconds {args.seconds:.0f}`\n\n{table}")
+                         f"benchmarks/live_stress.py --seconds {args.seconds:.0f}{flag}`\n\n{table}")
     return 0 if code == 0 else 1
 
 

@@ -1,0 +1,78 @@
+"""The floor for live benchmarks: the host's own audio path playing a sine, with no instrument.
+
+Same output class (rtmixer ring by default), same block size, ring target, engine-loop timing,
+priority and GC settings as `synth play`, but each block is a precomputed sine instead of
+`Synth.process`. Whatever underflows this client shows in a harness are the machine's and the
+audio server's, not the instrument's. SIGTERM stops it and writes --stats JSON.
+
+  .venv/bin/python benchmarks/floor_client.py --stats floor.json   (a JACK server must run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from synth.audio_out import open_output  # noqa: E402
+from synth.live import _raise_priority, find_output_device  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--audio-device", default="jack")
+    parser.add_argument("--blocksize", type=int, default=128)
+    parser.add_argument("--ring-blocks", type=int, default=2)
+    parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
+    parser.add_argument("--stats", type=Path)
+    args = parser.parse_args()
+    import sounddevice as sd
+
+    device = find_output_device(args.audio_device)
+    rate = int(sd.query_devices(device)["default_samplerate"])
+    block, target = args.blocksize, args.blocksize * args.ring_blocks
+    out = open_output(args.audio_backend, device, rate, block, 2, block * max(args.ring_blocks + 2, 4))
+    period_frames = rate // 100 * block  # a whole number of blocks and of 400 Hz periods: seamless loop
+    table = (0.2 * np.sin(2 * np.pi * 400.0 * np.arange(period_frames) / rate)).astype(np.float32)
+    stereo = np.repeat(table[:, None], 2, axis=1)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    priority = _raise_priority("nice")
+    sys.setswitchinterval(0.001)
+    gc.collect()
+    gc.freeze()
+    position, blocks = 0, 0
+    started = time.perf_counter()
+    out.start()
+    while not stop.is_set():
+        wrote = False
+        while out.fill < target and out.space() >= block:
+            out.write(stereo[position:position + block])
+            position = (position + block) % period_frames
+            blocks += 1
+            wrote = True
+        out.poll()
+        if not wrote:
+            time.sleep(block / rate / 4)
+    underflows = out.underflows
+    out.close()
+    stats = {"underflows": underflows, "blocks_rendered": blocks, "seconds": time.perf_counter() - started,
+             "audio_backend": out.name, "engine_priority": priority, "peak_render_ms": 0.0, "notes_played": 0}
+    if args.stats:
+        args.stats.write_text(json.dumps(stats, indent=2) + "\n")
+    print(f"floor client: {underflows} underflows in {stats['seconds']:.0f} s via {out.name}", file=sys.stderr)
+    os._exit(0)  # PortAudio's JACK teardown can hang; everything is written
+
+
+if __name__ == "__main__":
+    sys.exit(main())
