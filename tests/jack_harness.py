@@ -47,13 +47,17 @@ class JackPlayer:
         self.start_frame: int | None = None  # absolute frame of recording[0]
         self.queue: collections.deque = collections.deque()
         self.lock = threading.Lock()
+        self.closing = False
         self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._xrun)
 
     def _xrun(self, _delay_usecs: float) -> None:
-        self.xruns += 1
+        if not self.closing:
+            self.xruns += 1
 
     def _process(self, frames: int) -> None:
+        if self.closing:
+            return
         now = self.client.last_frame_time
         for port in self.midi_outs:
             port.clear_buffer()
@@ -90,18 +94,24 @@ class JackPlayer:
         return self.recording[start:start + int(seconds * self.rate)]
 
     def close(self) -> None:
+        # libjack stops a client's process thread with pthread_cancel. Cancelled inside this
+        # Python callback, the thread would die holding the GIL and hang the test process;
+        # so first make the callback return at once and let a few cycles pass.
+        self.closing = True
+        time.sleep(8 * self.client.blocksize / self.rate + 0.05)
         self.client.deactivate()
         self.client.close()
 
 
-def start_synth(port_name: str | None, *extra: str, server: str | None = None) -> subprocess.Popen:
-    """``synth play --headless`` on JACK (with a virtual MIDI port unless ``port_name`` is None);
-    returns once its ports exist."""
+def start_synth(port_name: str | None, *extra: str, server: str | None = None,
+                command: list[str] | None = None) -> subprocess.Popen:
+    """``synth play --headless`` on JACK (with a virtual MIDI port unless ``port_name`` is None),
+    or ``command`` in its place; returns once its ports exist."""
     import jack
 
     midi_args = ["--virtual-midi", port_name] if port_name else []
-    cmd = [sys.executable, "-m", "synth", "play", "--headless", "--midi-api", "jack", *midi_args,
-           "--audio-device", "jack", *extra]
+    cmd = command or [sys.executable, "-m", "synth", "play", "--headless", "--midi-api", "jack", *midi_args,
+                      "--audio-device", "jack", *extra]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if server:
         env["JACK_DEFAULT_SERVER"] = server

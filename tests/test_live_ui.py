@@ -60,7 +60,9 @@ def test_terminal_ui_shows_the_instrument_and_its_keys_work(tmp_path):
     command = [sys.executable, "-m", "synth", "play", "--midi-api", "jack", "--virtual-midi", "gansynth-ui",
                "--audio-device", "jack", "--preset-dir", str(tmp_path / "presets"), "--config", str(config)]
     exit_file = tmp_path / "exit"
-    shell = f"cd {shlex.quote(str(ROOT))} && env -u COLUMNS -u LINES {shlex.join(command)}; echo $? > {shlex.quote(str(exit_file))}"
+    # rich sizes itself from COLUMNS when set (pytest sets it): let it see the tmux window instead.
+    shell = (f"cd {shlex.quote(str(ROOT))} && env -u COLUMNS -u LINES {shlex.join(command)}; "
+             f"echo $? > {shlex.quote(str(exit_file))}")
     _tmux("kill-session", "-t", SESSION)
     _tmux("new-session", "-d", "-s", SESSION, "-x", "110", "-y", "45", shell)
     player = None
