@@ -39,6 +39,9 @@ class Envelope:
 
     @classmethod
     def from_dict(cls, data: dict) -> Envelope:
+        if not isinstance(data, dict):
+            raise ConfigError(f"an envelope must be a table of attack_s, decay_s, sustain_level, release_s, "
+                              f"got {type(data).__name__}")
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ConfigError(f"unknown envelope keys {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")

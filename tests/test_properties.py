@@ -1,0 +1,106 @@
+"""Property-based tests (hypothesis): MIDI parsing, event scheduling, preset loading, and a fuzz run
+of the MIDI-file loader. Whatever the input, the answer is a value or the project's own error
+(one sentence), never another exception."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from synth import events as ev
+from synth.engine import Synth
+from synth.errors import SynthError
+from synth.latent import Preset
+from synth.midifile import load_song
+
+from .conftest import ROOT
+
+FUZZ_INPUTS = 400
+
+
+@given(st.binary(max_size=5) | st.lists(st.integers(0, 255), max_size=4))
+def test_any_bytes_parse_to_a_valid_event_or_none(data):
+    event = ev.from_bytes(data)
+    if event is not None:
+        assert 0 <= event.channel <= 15 and 0 <= event.a <= 127
+        assert -8192 <= event.b <= 8191 if event.kind == ev.PITCH_BEND else 0 <= event.b <= 127
+        assert not (event.kind == ev.NOTE_ON and event.b == 0)
+
+
+midi_message = st.one_of(
+    st.tuples(st.integers(0x80, 0xEF), st.integers(0, 127), st.integers(0, 127)).map(list),
+    st.tuples(st.integers(0xC0, 0xDF), st.integers(0, 127)).map(list),
+    st.lists(st.integers(0, 255), max_size=3),  # anything else: running status, system, partial
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(-10, 600), midi_message), max_size=40))
+def test_any_event_schedule_renders_finite_bounded_audio(default_model, schedule):
+    synth = Synth(default_model)
+    synth.prepare(48000, 512)
+    events = [(offset, e) for offset, raw in schedule if (e := ev.from_bytes(raw)) is not None]
+    for _ in range(3):
+        out = synth.process(events, 512)
+        events = []
+        assert out.shape == (512, 2) and np.isfinite(out).all() and np.abs(out).max() <= 1.0
+    assert len(synth.voices) <= synth.settings["engine.polyphony"]
+
+
+json_value = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+preset_like = st.fixed_dictionaries({}, optional={
+    "format": json_value, "name": json_value, "seed": json_value, "latent": json_value, "knobs": json_value,
+    "envelope": json_value, "model_sha256": json_value})
+
+
+@settings(max_examples=300)
+@given(preset_like | json_value)
+def test_any_json_is_a_preset_or_one_clear_error(data):
+    try:
+        preset = Preset.from_dict(data)
+    except SynthError as error:
+        assert "\n" not in str(error)
+        return
+    assert all(0 <= k <= 1 for k in preset.knobs) and isinstance(preset.seed, int)
+
+
+def _mutations(seed_bytes: bytes):
+    """Valid MIDI bytes with a few track bytes overwritten, sometimes cut short: what broken files look like."""
+    size = len(seed_bytes)
+    edits = st.lists(st.tuples(st.integers(22, size - 1), st.integers(0, 255)), min_size=1, max_size=4)
+    return st.tuples(edits, st.just(size) | st.integers(14, size)).map(
+        lambda pair: bytes(_apply(bytearray(seed_bytes), pair[0]))[: pair[1]])
+
+
+def _apply(data: bytearray, edits) -> bytearray:
+    for where, value in edits:
+        data[where] = value
+    return data
+
+
+@pytest.fixture(scope="module")
+def fuzz_counter():
+    count = {"inputs": 0, "refused": 0}
+    yield count
+    print(f"\nMIDI-file fuzz: {count['inputs']} inputs, {count['refused']} refused with one sentence")
+    assert count["inputs"] >= FUZZ_INPUTS
+
+
+@settings(max_examples=FUZZ_INPUTS, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=_mutations((ROOT / "examples/demo.mid").read_bytes()) | st.binary(max_size=64))
+def test_midi_file_loader_fuzz(tmp_path_factory, fuzz_counter, data):
+    path = tmp_path_factory.getbasetemp() / "fuzz.mid"
+    path.write_bytes(data)
+    fuzz_counter["inputs"] += 1
+    try:
+        song = load_song(path)
+    except SynthError as error:
+        fuzz_counter["refused"] += 1
+        assert "\n" not in str(error) and "Traceback" not in str(error)
+        return
+    assert all(0 <= t <= song.length_s + 1e-9 for t, _ in song.events)
