@@ -110,3 +110,19 @@ def test_two_process_data_parallel_training_and_resume(tiny_dataset, tmp_path):
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert state["step"] == 4 and state["replica_checksums"][0] == state["replica_checksums"][1]
     assert "random streams start afresh" not in resumed.stderr
+
+
+def test_tensorboard_gets_losses_audio_and_spectrograms(tiny_dataset, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    trainer = Trainer(_config(tiny_dataset, 2, extra=["train.tensorboard=true", "train.sample_every=2"]), tmp_path)
+    trainer.fit(progress=False)
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"audio": 0, "images": 0})
+    events.Reload()
+    tags = events.Tags()
+    assert {"loss/d", "loss/g_adv", "loss/stft"} <= set(tags["scalars"])
+    assert [e.step for e in events.Scalars("loss/d")] == [1, 2]
+    audio = [tag for tag in tags["audio"] if tag.startswith("generated/pitch_")]
+    assert len(audio) == 4 and events.Audio(audio[0])[0].sample_rate == 16000
+    image = events.Images("spectrograms/real_top_generated_bottom")[0]
+    assert image.step == 2 and image.width > 0 and image.height > 0
