@@ -53,6 +53,7 @@ def main() -> int:
     parser.add_argument("--voices", type=int, default=32)
     parser.add_argument("--blocksize", type=int, default=128)
     parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
+    parser.add_argument("--engine-priority", choices=("normal", "nice", "fifo"), default="nice")
     parser.add_argument("--floor", action="store_true",
                         help="measure the floor: benchmarks/floor_client.py (a sine on the same audio path) "
                              "in place of the synth, same harness and load")
@@ -65,6 +66,7 @@ def main() -> int:
                  "--blocksize", str(args.blocksize), "--audio-backend", args.audio_backend]
         proc = start_synth(None if args.floor else "gansynth-stress", "--stats", str(stats_path), "--blocksize",
                            str(args.blocksize), "--audio-backend", args.audio_backend,
+                           "--engine-priority", args.engine_priority,
                            command=floor if args.floor else None)
         player = JackPlayer("gansynth-stress-client", seconds=args.seconds + 5)
         from tests.test_live_jack import _midi_port
