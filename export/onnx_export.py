@@ -23,6 +23,7 @@ import torch
 
 from synth.contract import INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY, OUTPUT_AUDIO, Manifest
 from synth.errors import ModelError
+from synth.files import publish
 from synth.model import GeneratorModel
 from training.config import config_hash
 from training.models import build_generator
@@ -122,7 +123,7 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
         if error > tolerance:
             raise ModelError(f"ONNX output differs from torch by {error:.2e} (limit {tolerance:.0e}); "
                              f"{output} was not written")
-        os.replace(tmp, output)
+        publish(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
     variance = [float(v) for v in found.explained_variance] if found else []

@@ -10,6 +10,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import SynthError
+from .files import publish
 
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
@@ -29,7 +30,7 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: st
     os.close(fd)
     try:
         sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype=subtype, format="WAV")
-        os.replace(tmp, path)
+        publish(tmp, path)
     except (OSError, RuntimeError, sf.LibsndfileError) as exc:
         Path(tmp).unlink(missing_ok=True)
         raise SynthError(f"cannot write {path} ({exc})") from None

@@ -19,6 +19,7 @@ import numpy as np
 from .contract import Manifest
 from .envelope import Envelope
 from .errors import ConfigError
+from .files import publish
 
 NEUTRAL = 0.5
 PRESET_FORMAT = 1
@@ -126,7 +127,7 @@ def write_text_atomically(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

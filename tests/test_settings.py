@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -43,6 +44,9 @@ def test_preset_round_trip_is_atomic(tmp_path):
     preset.save(path)
     assert Preset.load(path) == preset
     assert not list(tmp_path.glob("*.partial"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's owner-only 0600
 
 
 @pytest.mark.parametrize("data, needle", [

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.files import publish
+
 N_FFT = 1024
 HOP = 256
 FLOOR_DB = -80.0
@@ -61,7 +63,7 @@ def save_png(image: np.ndarray, path: Path) -> Path:
     os.close(fd)
     try:
         Image.fromarray(np.ascontiguousarray(image, np.uint8)).save(tmp, format="PNG")
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
