@@ -42,6 +42,8 @@ def estimate_f0(audio: np.ndarray, sample_rate: int, fmin_hz: float = 30.0, fmax
     ``lowpass_hz`` drops partials above it first (YIN's own advice for bright sounds).
     """
     x = np.asarray(audio, dtype=np.float64)
+    if len(x) < 64:
+        return None
     x = x - x.mean()
     factor = max(1, int(np.ceil(64.0 / (sample_rate / fmax_hz))))
     if factor > 1 or lowpass_hz is not None:

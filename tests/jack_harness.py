@@ -73,6 +73,9 @@ class JackPlayer:
 
     def start(self, synth_midi_port: str | None, synth_audio_ports: list[str]) -> None:
         self.client.activate()
+        deadline = time.time() + 5
+        while self.start_frame is None and time.time() < deadline:  # recording starts with the first cycle
+            time.sleep(0.005)
         if synth_midi_port:
             self.client.connect(self.midi_out, synth_midi_port)
         for source, sink in zip(synth_audio_ports, self.inputs):
@@ -91,6 +94,8 @@ class JackPlayer:
 
     def recorded(self, from_frame: int, seconds: float) -> np.ndarray:
         start = from_frame - self.start_frame
+        if start < 0:
+            raise ValueError(f"frame {from_frame} is before the recording began ({self.start_frame})")
         return self.recording[start:start + int(seconds * self.rate)]
 
     def close(self) -> None:

@@ -30,6 +30,7 @@ def test_pure_tones_at_the_asked_pitch_score_100_percent_and_a_semitone_off_scor
     score, _ = pitch_accuracy(notes, pitches + 1, RATE)
     assert score == 0.0
     assert pitch_accuracy(np.zeros((2, RATE)), np.array([60, 64]), RATE)[0] == 0.0  # silence is out of tune
+    assert pitch_accuracy(np.zeros((1, 10)), np.array([60]), RATE)[0] == 0.0  # too short to judge: no crash
 
 
 def test_frechet_distance_is_zero_for_the_same_notes_and_grows_with_the_difference():
