@@ -28,6 +28,9 @@ PRESET_FORMAT = 1
 KNOB_STEPS = 254  # every MIDI CC value v lands on v/127 exactly, and so does the neutral 0.5
 
 
+MAX_LATENT = 1e6  # a latent of a normal prior is a few units; far beyond this is a broken file
+
+
 def quantise_knob(value: float) -> float:
     return round(min(max(float(value), 0.0), 1.0) * KNOB_STEPS) / KNOB_STEPS
 
@@ -78,8 +81,9 @@ class Preset:
             raise ConfigError(f"{source} knobs must be a list of numbers in 0..1")
         latent = data.get("latent")
         if latent is not None and (not isinstance(latent, list) or not all(
-                isinstance(x, (int, float)) and np.isfinite(x) for x in latent)):
-            raise ConfigError(f"{source} latent must be a list of finite numbers")
+                isinstance(x, (int, float)) and not isinstance(x, bool) and -MAX_LATENT < x < MAX_LATENT
+                for x in latent)):  # the comparison also refuses NaN, inf and ints too big for float32
+            raise ConfigError(f"{source} latent must be a list of numbers between -{MAX_LATENT:g} and {MAX_LATENT:g}")
         seed = data.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"{source} seed must be a non-negative integer, got {seed!r}")
