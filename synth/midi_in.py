@@ -1,7 +1,7 @@
-"""Live MIDI input through python-rtmidi (ALSA or JACK): ports in, timestamped events out.
+"""Live MIDI input through python-rtmidi (ALSA or JACK): ports in, events out.
 
-The rtmidi callback (rtmidi's own thread) only parses the bytes and appends to a bounded
-deque; everything else happens on the engine thread.
+rtmidi's own thread only queues raw messages in C (its bounded queue); the engine thread
+polls that queue before each block and parses the bytes. No Python runs on a MIDI thread.
 """
 
 from __future__ import annotations
