@@ -33,3 +33,11 @@ class AudioDeviceError(SynthError):
 
 class ConfigError(SynthError):
     """A config file, preset or setting is malformed or out of range."""
+
+
+TRAIN_EXTRA_HINT = 'pip install -e ".[train]"'
+
+
+def missing_training_extra(what: str, exc: ImportError, hint: str = TRAIN_EXTRA_HINT) -> SynthError:
+    """The error for ``what`` (a command or a step) when the ``train`` extra (torch, onnx...) is missing."""
+    return SynthError(f"{what} needs the training extra ({exc.name} is missing)", hint=hint)

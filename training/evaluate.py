@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soxr
 
-from synth.errors import SynthError
+from synth.errors import TRAIN_EXTRA_HINT, SynthError, missing_training_extra
 
 from .metrics import frechet_distance, ndb, note_features, pitch_accuracy
 from .spectrogram import grid, save_png
@@ -90,8 +90,8 @@ def open_source(path: Path) -> Source:
         from .models import build_generator
         from .train import load_checkpoint
     except ImportError as exc:
-        raise SynthError(f"judging a checkpoint needs the training extra ({exc.name} is missing)",
-                         hint='pip install -e ".[train]", or export it and pass the .onnx file') from None
+        raise missing_training_extra("judging a checkpoint", exc,
+                                     TRAIN_EXTRA_HINT + ", or export it and pass the .onnx file") from None
     try:
         state = load_checkpoint(path)
     except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint

@@ -18,6 +18,8 @@ import numpy as np
 
 from synth.pitch import pitch_error_cents
 
+from .spectrogram import stft_magnitude
+
 MEL_BANDS = 32
 N_FFT = 1024
 HOP = 512
@@ -58,14 +60,10 @@ def _mel_filterbank(sample_rate: int, n_fft: int, bands: int) -> np.ndarray:
 
 def note_features(notes: np.ndarray, sample_rate: int) -> np.ndarray:
     """``[N, samples]`` -> ``[N, 2 * MEL_BANDS]``: each log-mel band's mean and standard deviation over time."""
-    notes = np.asarray(notes, np.float64)
-    frames = 1 + (notes.shape[1] - N_FFT) // HOP
-    index = np.arange(N_FFT)[None, :] + HOP * np.arange(frames)[:, None]
-    window = np.hanning(N_FFT)
     bank = _mel_filterbank(sample_rate, N_FFT, MEL_BANDS)
     out = np.empty((len(notes), 2 * MEL_BANDS))
     for i, note in enumerate(notes):
-        power = np.abs(np.fft.rfft(note[index] * window, axis=1)) ** 2
+        power = stft_magnitude(note, N_FFT, HOP) ** 2
         log_mel = np.log(power @ bank.T + 1e-8)  # [frames, bands]
         out[i] = np.concatenate([log_mel.mean(axis=0), log_mel.std(axis=0)])
     return out

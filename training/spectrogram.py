@@ -18,15 +18,19 @@ HOP = 256
 FLOOR_DB = -80.0
 
 
-def log_spectrogram(audio: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """``[num_samples]`` -> dB magnitude ``[n_fft // 2 + 1, frames]`` relative to full scale, floored."""
-    audio = np.asarray(audio, np.float32)
+def stft_magnitude(audio: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """``[num_samples]`` -> Hann-windowed STFT magnitude ``[frames, n_fft // 2 + 1]`` (short clips are padded)."""
+    audio = np.asarray(audio, np.float64)
     if len(audio) < n_fft:
         audio = np.pad(audio, (0, n_fft - len(audio)))
     frames = 1 + (len(audio) - n_fft) // hop
     index = np.arange(n_fft)[None, :] + hop * np.arange(frames)[:, None]
-    window = np.hanning(n_fft).astype(np.float32)
-    magnitude = np.abs(np.fft.rfft(audio[index] * window, axis=1)).T / (window.sum() / 2)
+    return np.abs(np.fft.rfft(audio[index] * np.hanning(n_fft), axis=1))
+
+
+def log_spectrogram(audio: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """``[num_samples]`` -> dB magnitude ``[n_fft // 2 + 1, frames]`` relative to full scale, floored."""
+    magnitude = stft_magnitude(audio, n_fft, hop).T / (np.hanning(n_fft).sum() / 2)
     return np.maximum(20.0 * np.log10(magnitude + 1e-9), FLOOR_DB)
 
 

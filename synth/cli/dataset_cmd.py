@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import SynthError
+from ..errors import SynthError, missing_training_extra
 from .common import parse_range
 
 EXAMPLE = """examples:
@@ -30,8 +30,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from training.data import build_soundfont_dataset
     except ImportError as exc:
-        raise SynthError(f"dataset building needs the training extra ({exc.name} is missing)",
-                         hint='pip install -e ".[train]"') from None
+        raise missing_training_extra("dataset building", exc) from None
     if args.source == "folder":
         return _from_folder(args)
     if args.folder is not None:

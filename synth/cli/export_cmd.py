@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import SynthError
+from ..errors import SynthError, missing_training_extra
 
 EXAMPLE = "example:\n  synth export runs/default/checkpoint.pt -o my-instrument.onnx"
 
@@ -29,8 +29,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         from export.onnx_export import export_checkpoint
     except ImportError as exc:
-        raise SynthError(f"export needs the training extra ({exc.name} is missing)",
-                         hint='pip install -e ".[train]"') from None
+        raise missing_training_extra("export", exc) from None
     try:
         report = export_checkpoint(args.checkpoint, args.output, name=args.name, use_ema=not args.no_ema,
                                    tolerance=args.tolerance, pca_samples=args.pca_samples)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import SynthError
+from ..errors import SynthError, missing_training_extra
 
 EXAMPLE = """examples:
   synth dataset soundfont -o data/ep --programs 4 --pitches 36-84 --velocities 40,80,120
@@ -31,8 +31,7 @@ def run(args: argparse.Namespace) -> int:
         from training.config import load_config
         from training.train import CHECKPOINT_NAME, Trainer, load_checkpoint
     except ImportError as exc:
-        raise SynthError(f"training needs the training extra ({exc.name} is missing)",
-                         hint='pip install -e ".[train]"') from None
+        raise missing_training_extra("training", exc) from None
     config = load_config(args.config, args.overrides)
     data = Path(config["data"]["folder"])
     if not (data / "index.json").is_file():
