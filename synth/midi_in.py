@@ -1,7 +1,9 @@
-"""Live MIDI input through python-rtmidi (ALSA or JACK): ports in, events out.
+"""Live MIDI input: ALSA through python-rtmidi, JACK through :mod:`synth.midi_jack`.
 
 rtmidi's own thread only queues raw messages in C (its bounded queue); the engine thread
 polls that queue before each block and parses the bytes. No Python runs on a MIDI thread.
+JACK MIDI does not use rtmidi: its JACK input handler can crash on a late upstream client
+(see :mod:`synth.midi_jack`).
 """
 
 from __future__ import annotations
@@ -37,14 +39,10 @@ def quiet_c_stderr():
 
 @dataclass
 class MidiInputs:
-    """Open rtmidi inputs, drained by the engine thread with :meth:`poll`.
+    """Open rtmidi (ALSA) inputs, drained by the engine thread with :meth:`poll`.
 
     No Python callback: rtmidi queues messages in C (its own lock-free queue) and the
-    engine takes them between blocks. A Python callback would make rtmidi's thread
-    wait for the GIL, and with the JACK API that thread is a JACK process thread:
-    every wait stalls the JACK graph, and long stalls crashed python-rtmidi 1.5.8
-    inside its JACK input handler (SIGSEGV in ``jackProcessIn``, seen in 10-minute
-    stress runs; see docs/reliability.md).
+    engine takes them between blocks, so rtmidi's thread never waits for the GIL.
     """
 
     ports: list = field(default_factory=list)  # (MidiIn, name)
@@ -76,32 +74,45 @@ class MidiInputs:
         self.ports = []
 
 
-def _new_midi_in(api_choice: str):
+def _new_midi_in(api_choice: str = "alsa"):
+    """An rtmidi ALSA input (the JACK API is served by :mod:`synth.midi_jack`)."""
     import rtmidi
 
-    wanted = [api_choice] if api_choice != "auto" else ["alsa", "jack"]
-    failures = []
-    for name in wanted:
-        api = getattr(rtmidi, f"API_{MIDI_APIS[name]}")
-        if api not in rtmidi.get_compiled_api():
-            failures.append(f"{name}: not built into python-rtmidi")
-            continue
+    api = getattr(rtmidi, f"API_{MIDI_APIS['alsa']}")
+    if api not in rtmidi.get_compiled_api():
+        reason = "alsa: not built into python-rtmidi"
+    else:
         try:
             with quiet_c_stderr():
-                return rtmidi.MidiIn(api, name="gansynth", queue_size_limit=RTMIDI_QUEUE), name
+                return rtmidi.MidiIn(api, name="gansynth", queue_size_limit=RTMIDI_QUEUE), "alsa"
         except rtmidi.SystemError as exc:
-            failures.append(f"{name}: {exc}")
-    hint = {"alsa": "this machine has no ALSA sequencer (/dev/snd/seq); try --midi-api jack",
-            "jack": "is the JACK server running? try --midi-api alsa"}.get(
-        api_choice, "start a JACK server or load the ALSA sequencer (snd-seq)")
-    raise MidiError(f"cannot open a MIDI input ({'; '.join(failures)})", hint=hint)
+            reason = f"alsa: {exc}"
+    raise MidiError(f"cannot open a MIDI input ({reason})",
+                    hint="this machine has no ALSA sequencer (/dev/snd/seq); try --midi-api jack")
 
 
-def open_midi_inputs(api_choice: str, port_specs: list[str], virtual: str | None) -> MidiInputs:
+def open_midi_inputs(api_choice: str, port_specs: list[str], virtual: str | None):
     """Open a virtual port, or every port matching ``port_specs`` (index or name part; none: all
-    hardware ports, so several keyboards play at once)."""
+    hardware ports, so several keyboards play at once). ``auto``: ALSA, else JACK."""
+    from .midi_jack import open_jack_midi
+
+    if api_choice == "jack":
+        return open_jack_midi(port_specs, virtual)
+    try:
+        return _open_alsa(port_specs, virtual)
+    except MidiError as alsa_error:
+        if api_choice != "auto":
+            raise
+        try:
+            return open_jack_midi(port_specs, virtual)
+        except MidiError as jack_error:
+            raise MidiError(f"cannot open a MIDI input (ALSA: {alsa_error.message}; JACK: {jack_error.message})",
+                            hint="start a JACK server or load the ALSA sequencer (snd-seq)") from None
+
+
+def _open_alsa(port_specs: list[str], virtual: str | None) -> MidiInputs:
     inputs = MidiInputs()
-    first, api_name = _new_midi_in(api_choice)
+    first, api_name = _new_midi_in()
     first.ignore_types(sysex=True, timing=True, active_sense=True)
     if virtual:
         first.open_virtual_port(virtual)

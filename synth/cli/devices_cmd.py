@@ -14,6 +14,7 @@ def run(args: argparse.Namespace) -> int:
     import sounddevice as sd
 
     from ..midi_in import quiet_c_stderr
+    from ..midi_jack import list_jack_midi_sources
 
     apis = sd.query_hostapis()
     print("audio outputs:")
@@ -27,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
         print("  (none: no sound card, and no JACK server running)")
     print("MIDI inputs:")
     for api in rtmidi.get_compiled_api():
+        if api == rtmidi.API_UNIX_JACK:
+            continue  # listed below, in the order --midi-api jack counts them
         name = rtmidi.get_api_display_name(api)
         try:
             with quiet_c_stderr():
@@ -35,4 +38,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {name}: not available")
             continue
         print(f"  {name}: " + (", ".join(f"{i}: {p}" for i, p in enumerate(ports)) or "(no ports)"))
+    with quiet_c_stderr():
+        jack_ports = list_jack_midi_sources()
+    print("  JACK: " + ("not available (no server running)" if jack_ports is None else
+                        ", ".join(f"{i}: {p}" for i, p in enumerate(jack_ports)) or "(no ports)"))
     return 0
