@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from synth.audio_out import open_output  # noqa: E402
-from synth.live import _raise_priority, find_output_device  # noqa: E402
+from synth.live import _raise_priority, choose_priority, find_output_device  # noqa: E402
 
 
 def main() -> int:
@@ -34,6 +34,7 @@ def main() -> int:
     parser.add_argument("--ring-blocks", type=int, default=2)
     parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
     parser.add_argument("--stats", type=Path)
+    parser.add_argument("--engine-priority", choices=("auto", "normal", "nice", "fifo"), default="auto")
     args = parser.parse_args()
     import sounddevice as sd
 
@@ -47,7 +48,8 @@ def main() -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    priority = _raise_priority("nice")
+    host_api = sd.query_hostapis(sd.query_devices(device)["hostapi"])["name"]
+    priority = _raise_priority(choose_priority(args.engine_priority, host_api))
     sys.setswitchinterval(0.001)
     gc.collect()
     gc.freeze()

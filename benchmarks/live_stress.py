@@ -1,10 +1,11 @@
 """Live stress through a real JACK server: many voices, fast notes, knob sweeps; count underflows.
 
-Starts `synth play --headless` on JACK (a server must be running: `jackd --no-realtime -d dummy
--r 48000 -p 128`), plays random notes at --rate notes/s held long enough to keep about 32 voices
-sounding, sweeps two knob CCs at 100 Hz, records the output, and reports the synth's own
-underflow count, JACK xruns seen by the test client, and the recording's silent gaps.
-Appends the result to docs/performance.md.
+Starts `synth play --headless` on JACK (a server must be running: a musician's real-time one,
+`jackd -R -P 70 -d dummy -r 48000 -p 128`, or the tests' `jackd --no-realtime ...`), plays
+random notes at --rate notes/s held long enough to keep about 32 voices sounding, sweeps two
+knob CCs at 100 Hz, records the output, and reports the synth's own underflow count (and when
+each happened), JACK xruns seen by the test client, and the recording's silent gaps. Appends
+the result to docs/performance.md.
 
   .venv/bin/python benchmarks/live_stress.py --seconds 600
 """
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from render_vs_fluidsynth import machine  # noqa: E402
 
+from synth.live import jack_server_realtime  # noqa: E402
 from tests.jack_harness import JackPlayer, start_synth, stop_synth  # noqa: E402
 
 
@@ -53,7 +55,7 @@ def main() -> int:
     parser.add_argument("--voices", type=int, default=32)
     parser.add_argument("--blocksize", type=int, default=128)
     parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
-    parser.add_argument("--engine-priority", choices=("normal", "nice", "fifo"), default="nice")
+    parser.add_argument("--engine-priority", choices=("auto", "normal", "nice", "fifo"), default="auto")
     parser.add_argument("--floor", action="store_true",
                         help="measure the floor: benchmarks/floor_client.py (a sine on the same audio path) "
                              "in place of the synth, same harness and load")
@@ -63,7 +65,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = Path(tmp) / "stats.json"
         floor = [sys.executable, str(ROOT / "benchmarks/floor_client.py"), "--stats", str(stats_path),
-                 "--blocksize", str(args.blocksize), "--audio-backend", args.audio_backend]
+                 "--blocksize", str(args.blocksize), "--audio-backend", args.audio_backend,
+                 "--engine-priority", args.engine_priority]
         proc = start_synth(None if args.floor else "gansynth-stress", "--stats", str(stats_path), "--blocksize",
                            str(args.blocksize), "--audio-backend", args.audio_backend,
                            "--engine-priority", args.engine_priority,
@@ -83,6 +86,7 @@ def main() -> int:
                 fed += 1
             time.sleep(0.1)
         audio = player.recorded(zero, args.seconds).mean(axis=1)
+        server_realtime = jack_server_realtime()
         code, err = stop_synth(proc)
         player.close()
         if not stats_path.exists():
@@ -102,13 +106,18 @@ def main() -> int:
              f"{silent_blocks} | {missed} | {player.xruns} | {stats['peak_render_ms']:.2f} | "
              f"{stats['notes_played']} |\n")
     print(table)
-    print(f"synth exit code {code}; backend {stats['audio_backend']}")
+    details = (f"exit code {code}; backend {stats['audio_backend']}; engine thread {stats['engine_priority']}; "
+               f"underflows at {stats.get('underflow_at_s', [])} s; blocks slower than real time "
+               f"(at s, wall ms, CPU ms, events): {stats.get('slow_blocks', [])[:20]}; GC pauses over 1 ms "
+               f"(at s, generation, ms): {stats.get('gc_pauses', [])[:20]}")
+    print(details)
     if not args.no_append:
         flag = " --floor" if args.floor else ""
+        server = "real-time (`jackd -R`)" if server_realtime else "`--no-realtime`"
         with open(ROOT / "docs" / "performance.md", "a") as handle:
             handle.write(f"\n### Live stress through JACK, {dt.date.today()}\n\nMachine: {machine()}; JACK dummy "
-                         f"backend 48 kHz / {block} frames, `--no-realtime`. Command: `.venv/bin/python "
-                         f"benchmarks/live_stress.py --seconds {args.seconds:.0f}{flag}`\n\n{table}")
+                         f"backend 48 kHz / {block} frames, server {server}. Command: `.venv/bin/python "
+                         f"benchmarks/live_stress.py --seconds {args.seconds:.0f}{flag}`\n\n{table}\n{details}.\n")
     return 0 if code == 0 else 1
 
 

@@ -40,6 +40,7 @@ from .model import GeneratorModel
 
 SWAP_FADE_BLOCKS = 8  # the old model's voices fade out over this many blocks after a hot-swap
 ENGINE_RT_PRIORITY = 60  # below JACK's own real-time threads (70+), above everything else
+RECEIVER_RT_PRIORITY = 50  # the note receiver: below the engine
 STALL_TIMEOUT_S = 0.75  # a device that takes no audio for this long is gone
 
 
@@ -55,7 +56,7 @@ class LiveOptions:
     midi_api: str = "auto"
     headless: bool = True
     audio_backend: str = "rtmixer"
-    engine_priority: str = "nice"
+    engine_priority: str = "auto"
     stats: Path | None = None
     duration_s: float | None = None
     osc_port: int | None = None
@@ -79,6 +80,11 @@ class LiveStats:
     osc_messages: int = 0
     model_swaps: int = 0
     seconds: float = 0.0
+    allocator: str = ""
+    underflow_at_s: list[float] = field(default_factory=list)  # when the first 100 happened
+    # Blocks that took longer to render than they last (first 100): (at s, wall ms, engine CPU ms, events)
+    slow_blocks: list[tuple[float, float, float, int]] = field(default_factory=list)
+    gc_pauses: list[tuple[float, int, float]] = field(default_factory=list)  # (at s, generation, ms) over 1 ms
 
 
 def find_output_device(spec: str | None) -> int:
@@ -124,6 +130,10 @@ class LiveHost:
         self._fading: list[tuple[Synth, int]] = []  # old synths after a hot-swap, blocks left
         self._retired: list[Synth] = []
         self._watcher: threading.Thread | None = None
+        self._worker_reported: str | None = None
+        self._started = time.perf_counter()
+        self._block_ms = 1e9
+        self._gc_started = 0.0
 
     # -- control from other threads ---------------------------------------------------------------
     def submit(self, action: Callable[[LiveHost], None]) -> None:
@@ -146,8 +156,10 @@ class LiveHost:
         rate = int(opts.samplerate or info["default_samplerate"])
         block = opts.blocksize
         self.target = block * opts.ring_blocks
+        self._block_ms = 1000.0 * block / rate
         self.stats.latency_frames = self.target + block
         self.rate = rate
+        self.stats.allocator = _steady_allocator()
         self._warm(self.synth, rate, block)
         self.midi = open_midi_inputs(opts.midi_api, opts.midi_ports, opts.virtual_midi)
         try:
@@ -159,18 +171,21 @@ class LiveHost:
         osc = self._start_osc()
         self._watcher = self._start_watcher()
         self._install_signals()
-        started = time.perf_counter()
-        self.stats.engine_priority = _raise_priority(opts.engine_priority)
+        started = self._started = time.perf_counter()
+        host_api = sd.query_hostapis(info["hostapi"])["name"]
+        self.stats.engine_priority = _raise_priority(choose_priority(opts.engine_priority, host_api))
         self.say(f"playing {self.synth.manifest.name} on {self.synth.model.provider}: audio {info['name']!r} "
                  f"{rate} Hz, block {block}, latency {self.stats.latency_frames} frames "
                  f"({1000 * self.stats.latency_frames / rate:.1f} ms) via {self.out.name}, engine "
-                 f"{self.stats.engine_priority}; "
+                 f"{self.stats.engine_priority}, new notes in a worker {self.synth.bank.worker_kind}; "
                  f"MIDI {', '.join(self.midi.names)!r}" + (f"; OSC on port {osc.port}" if osc else "")
                  + ". Ctrl-C stops.")
+        self._raise_receiver(self.synth)
         sys.setswitchinterval(0.001)  # hand the GIL over quickly (the sounddevice callback needs it)
         self._fill()  # pre-roll before the stream starts
         gc.collect()
         gc.freeze()  # nothing allocated so far is ever scanned again: shorter GC pauses
+        gc.callbacks.append(self._time_gc)
         ui = self._start_ui()
         try:
             self.out.start()
@@ -190,6 +205,8 @@ class LiveHost:
                 self._watcher.join(timeout=10)
             for synth in [self.synth, *self._retired]:
                 synth.bank.stop_worker()
+            if self._time_gc in gc.callbacks:
+                gc.callbacks.remove(self._time_gc)
         self.stats.peak_callback_ms = self.out.peak_callback_ms
         self.stats.audio_backend = self.out.name
         played = [self.synth, *self._retired]  # a hot-swap retires the synth that played so far
@@ -235,14 +252,46 @@ class LiveHost:
                                               hint="check it with `synth devices` and start again")
                 break
             if not self._fill():
+                self._report_worker()
                 time.sleep(period / 4)
+
+    def _time_gc(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+            return
+        ms = (time.perf_counter() - self._gc_started) * 1000.0
+        if ms > 1.0 and len(self.stats.gc_pauses) < 100:
+            self.stats.gc_pauses.append((round(self._gc_started - self._started, 3), info["generation"], round(ms, 2)))
+
+    def _raise_receiver(self, synth: Synth, wait: bool = True) -> None:
+        """With a real-time engine, make the thread that receives notes from the worker process
+        real-time too, just below the engine. It holds the GIL for a moment per note; at normal
+        priority any busy process could switch it out mid-moment, and the engine would wait
+        (measured: 10 ms blocks with 1 ms of engine CPU in them)."""
+        bank = synth.bank
+        if not self.stats.engine_priority.startswith("SCHED_FIFO") or bank.worker_kind != "process":
+            return
+        for _ in range(100 if wait else 0):  # the thread records its id as it starts
+            if bank.worker_native_id is not None:
+                break
+            time.sleep(0.01)
+        try:
+            os.sched_setscheduler(bank.worker_native_id, os.SCHED_FIFO, os.sched_param(RECEIVER_RT_PRIORITY))
+        except (OSError, TypeError, AttributeError):
+            pass
+
+    def _report_worker(self) -> None:
+        error = self.synth.bank.worker_error
+        if error is not None and error != self._worker_reported:
+            self._worker_reported = error
+            self.say(f"{error}; generating new notes in a thread from now on (dropouts are likelier)")
 
     def _fill(self) -> bool:
         """Render blocks until the ring holds its target; return whether anything was rendered."""
         rendered = False
         block = self.options.blocksize
         while self.out.fill < self.target and self.out.space() >= block:
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.thread_time()
             self._apply_actions()
             events: list = []
             if self.midi:
@@ -255,9 +304,16 @@ class LiveHost:
             ms = (time.perf_counter() - t0) * 1000.0
             self.load = 0.95 * self.load + 0.05 * (ms / (1000.0 * block / self.synth.sample_rate))
             self.stats.peak_render_ms = max(self.stats.peak_render_ms, ms)
+            if ms > self._block_ms and len(self.stats.slow_blocks) < 100:
+                # Wall time far above the thread's CPU time: it waited (GIL, preempted), not worked.
+                self.stats.slow_blocks.append((round(t0 - self._started, 3), round(ms, 2),
+                                               round((time.thread_time() - cpu0) * 1000.0, 2), len(events)))
             self.stats.blocks_rendered += 1
             rendered = True
+        before = self.out.underflows
         self.out.poll()
+        if self.out.underflows != before and len(self.stats.underflow_at_s) < 100:
+            self.stats.underflow_at_s.append(round(time.perf_counter() - self._started, 3))
         return rendered
 
     def _apply_actions(self) -> None:
@@ -279,6 +335,7 @@ class LiveHost:
         old.bank.stop_worker(timeout=0)  # it generates nothing more; joined at exit
         new.load_state({**old.state(), "model_sha256": new.model.sha256})
         self.synth = new
+        self._raise_receiver(new, wait=False)  # the engine thread never waits
         self.stats.model_swaps += 1
         self.say(f"now playing {new.model.path.name} ({new.manifest.name})")
 
@@ -353,11 +410,60 @@ class LiveHost:
             signal.signal(sig, lambda *_: self.stop.set())
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+MMAP_THRESHOLD_BYTES = 256 << 10
+TRIM_THRESHOLD_BYTES = 64 << 20
+
+
+def _steady_allocator() -> str:
+    """Keep glibc's malloc from returning memory to the kernel in big bursts.
+
+    By default glibc raises its mmap threshold each time a large mmapped block is freed; after
+    that, generated notes (about a megabyte each) live on the heap, and once the note cache is
+    full and starts evicting, one ``free`` can trim tens of megabytes off the heap's top inside
+    the engine thread: a 12 ms block, measured as a dropout 32 s into every stress run. A fixed
+    threshold keeps every note in its own mapping, freed in a fraction of a millisecond.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) and libc.mallopt(M_TRIM_THRESHOLD,
+                                                                                  TRIM_THRESHOLD_BYTES)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to tune
+        return "system default"
+    return "glibc, fixed mmap threshold" if ok else "system default"
+
+
+def jack_server_realtime() -> bool | None:
+    """Whether the running JACK server schedules its clients in real time (None: no server)."""
+    try:
+        import jack
+
+        client = jack.Client("gansynth-probe", no_start_server=True)
+    except Exception:  # noqa: BLE001  no JACK-Client, no libjack or no server: cannot tell
+        return None
+    try:
+        return bool(client.realtime)
+    finally:
+        client.close()
+
+
+def choose_priority(wanted: str, host_api: str) -> str:
+    """``auto``: ``fifo`` under a real-time JACK server (the engine thread then ranks just below
+    JACK's own threads, like the audio callback it feeds), else ``nice``: in a server started with
+    --no-realtime, a real-time engine thread would preempt the server's own threads."""
+    if wanted != "auto":
+        return wanted
+    if "JACK" in host_api and jack_server_realtime():
+        return "fifo"
+    return "nice"
+
+
 def _raise_priority(wanted: str) -> str:
     """Raise the engine thread's priority as far as ``wanted`` (normal, nice, fifo) and the system
-    allow; returns what it got. ``fifo`` (real-time scheduling, below JACK's own real-time threads)
-    suits a real-time JACK server; under a JACK started with --no-realtime it would preempt the
-    audio callback's own thread, so ``nice`` is the default."""
+    allow; returns what it got."""
     if wanted == "normal" or not hasattr(os, "setpriority"):
         return "normal"
     if wanted == "fifo" and hasattr(os, "sched_setscheduler"):

@@ -109,6 +109,34 @@ def make_loopable(audio: np.ndarray, sample_rate: int) -> PreparedNote:
     return PreparedNote(samples, loop_start, loop_end, decay, flatten_start, -1)
 
 
+def prepare_note(audio: np.ndarray, model_rate: int, output_rate: int, pitch: int,
+                 shift_semitones: int = 0) -> PreparedNote:
+    """Resample one generated note to the output rate, shifted by ``shift_semitones`` (soxr
+    low-passes as it goes, so a note shifted up never aliases), and add the sustain loop."""
+    target = output_rate / 2.0 ** (shift_semitones / 12.0)
+    if model_rate != target:
+        audio = soxr.resample(audio, model_rate, target, quality="HQ").astype(np.float32)
+    note = make_loopable(audio, output_rate)
+    note.pitch = pitch
+    return note
+
+
+def generate_notes(model: GeneratorModel, output_rate: int,
+                   requests: list[tuple[NoteKey, np.ndarray, float]]) -> list[tuple[NoteKey, PreparedNote]]:
+    """Generate and prepare ``(key, z, velocity)`` requests in batches of at most ``MAX_BATCH``."""
+    done = []
+    for start in range(0, len(requests), MAX_BATCH):
+        chunk = requests[start:start + MAX_BATCH]
+        z = np.stack([z for _, z, _ in chunk]).astype(np.float32)
+        pitch = np.array([key.pitch for key, _, _ in chunk], np.int64)
+        velocity = np.array([v for _, _, v in chunk], np.float32)
+        audio = model.generate(z, pitch, velocity)
+        for (key, _, _), row in zip(chunk, audio):
+            done.append((key, prepare_note(row, model.manifest.sample_rate, output_rate, key.pitch,
+                                           key.shift_semitones)))
+    return done
+
+
 class NoteBank:
     """Generates, resamples and caches notes for one model at one output rate (LRU, bounded in bytes).
 
@@ -129,7 +157,11 @@ class NoteBank:
         self._pinned: set[NoteKey] = set()  # never evicted: the stand-ins of last resort
         self._wake = threading.Event()
         self._worker: threading.Thread | None = None
+        self._process = None  # a NoteProcess while the worker generates out of process
         self._stopping = False
+        self._busy = False
+        self.worker_error: str | None = None  # why the worker process was given up, if it was
+        self.worker_native_id: int | None = None  # the worker thread's OS id (the live host may raise it)
         self.generated = 0  # notes inferred so far (cache misses)
         self.hits = 0
 
@@ -160,30 +192,42 @@ class NoteBank:
 
     def ensure(self, requests: list[tuple[NoteKey, np.ndarray, float]]) -> None:
         """Generate every requested ``(key, z, velocity)`` not yet cached, in batches."""
-        missing: dict[NoteKey, tuple[np.ndarray, float]] = {}
+        missing = self._missing(requests)
+        for key, note in generate_notes(self.model, self.output_rate, missing):
+            self._store(key, note)
+        self.generated += len(missing)
+
+    def _missing(self, requests: list[tuple[NoteKey, np.ndarray, float]]) -> list[tuple[NoteKey, np.ndarray, float]]:
+        """The requests not cached yet, without repeats."""
+        missing: dict[NoteKey, tuple[NoteKey, np.ndarray, float]] = {}
         with self._lock:
             for key, z, velocity in requests:
                 if key not in self._cache and key not in missing:
-                    missing[key] = (z, velocity)
-        items = list(missing.items())
-        for start in range(0, len(items), MAX_BATCH):
-            chunk = items[start:start + MAX_BATCH]
-            z = np.stack([z for _, (z, _) in chunk]).astype(np.float32)
-            pitch = np.array([key.pitch for key, _ in chunk], np.int64)
-            velocity = np.array([v for _, (_, v) in chunk], np.float32)
-            audio = self.model.generate(z, pitch, velocity)
-            for (key, _), row in zip(chunk, audio):
-                self._store(key, self._prepare(row, key.pitch, key.shift_semitones))
-        self.generated += len(items)
+                    missing[key] = (key, z, velocity)
+        return list(missing.values())
 
     # -- background generation (live use) ----------------------------------------------------
-    def start_worker(self) -> None:
-        """Start a daemon thread that generates what :meth:`request` queues."""
+    def start_worker(self, process: bool = True) -> None:
+        """Start a daemon thread that generates what :meth:`request` queues, through a worker
+        process (see :mod:`synth.note_process`) or, with ``process=False`` or if the process
+        cannot run, in the thread itself."""
         if self._worker is None:
             self._stopping = False
+            self._process = None
+            if process:
+                from .note_process import NoteProcess
+
+                self._process = NoteProcess(self.model, self.output_rate)
             self._worker = threading.Thread(target=self._work, name="note-generator", daemon=True)
             self._worker.start()
             atexit.register(self.stop_worker)  # a thread killed inside onnxruntime aborts the process
+
+    @property
+    def worker_kind(self) -> str:
+        """Where background notes are generated: ``process``, ``thread`` or ``none``."""
+        if self._worker is None:
+            return "none"
+        return "process" if self._process is not None else "thread"
 
     def request(self, key: NoteKey, z: np.ndarray, velocity: float) -> None:
         """Queue a note for the worker; never blocks (the oldest requests drop when too many wait)."""
@@ -191,11 +235,12 @@ class NoteBank:
         self._wake.set()
 
     def idle(self) -> bool:
-        return not self._pending and not self._wake.is_set()
+        return not self._pending and not self._wake.is_set() and not self._busy
 
     def stop_worker(self, timeout: float = 5.0) -> None:
-        """Drop queued requests and wait for the worker to finish its batch (a thread killed inside
-        onnxruntime at interpreter exit aborts the process)."""
+        """Drop queued requests and stop the worker after its batch; wait up to ``timeout`` seconds
+        (0: do not wait; it stops on its own). A thread killed inside onnxruntime at interpreter
+        exit aborts the process, hence the wait at exit."""
         if self._worker is None:
             return
         self._pending.clear()
@@ -205,32 +250,54 @@ class NoteBank:
             self._worker.join(timeout)
 
     def _work(self) -> None:
-        _lower_own_priority()
-        while not self._stopping:
-            self._wake.wait()
-            self._wake.clear()
-            while self._pending and not self._stopping:
-                batch = []
-                while self._pending and len(batch) < WORKER_BATCH:
-                    try:
-                        batch.append(self._pending.pop())
-                    except IndexError:
-                        break
-                started = time.perf_counter()
-                self.ensure(batch)
-                # Half duty at most: the engine thread and the audio server share the machine.
-                time.sleep(min(time.perf_counter() - started, 0.05))
+        self.worker_native_id = threading.get_native_id()
+        if self._process is None:
+            _lower_own_priority()  # generating here: only on spare CPU time
+        try:
+            while not self._stopping:
+                self._wake.wait()
+                self._wake.clear()
+                while self._pending and not self._stopping:
+                    self._busy = True
+                    self._generate_batch(self._next_batch())
+                    self._busy = False
+        finally:
+            self._busy = False
+            if self._process is not None:
+                self._process.close()
 
-    def _prepare(self, audio: np.ndarray, pitch: int, shift_semitones: int = 0) -> PreparedNote:
-        """Resample to the output rate, shifted by ``shift_semitones`` (soxr low-passes as it goes,
-        so a note shifted up never aliases), and add the sustain loop."""
-        rate = self.model.manifest.sample_rate
-        target = self.output_rate / 2.0 ** (shift_semitones / 12.0)
-        if rate != target:
-            audio = soxr.resample(audio, rate, target, quality="HQ").astype(np.float32)
-        note = make_loopable(audio, self.output_rate)
-        note.pitch = pitch
-        return note
+    def _next_batch(self) -> list[tuple[NoteKey, np.ndarray, float]]:
+        batch = []
+        while self._pending and len(batch) < WORKER_BATCH:
+            try:
+                batch.append(self._pending.pop())  # newest first
+            except IndexError:
+                break
+        return self._missing(batch)
+
+    def _generate_batch(self, batch: list[tuple[NoteKey, np.ndarray, float]]) -> None:
+        if not batch:
+            return
+        if self._process is not None:
+            from .note_process import WorkerGone
+
+            try:
+                notes = self._process.generate(batch)
+            except WorkerGone as gone:
+                # Keep playing: generate in this thread from now on (the GIL is shared again).
+                self.worker_error = str(gone)
+                self._process.close(0)
+                self._process = None
+                _lower_own_priority()
+                notes = generate_notes(self.model, self.output_rate, batch)
+            for key, note in notes:
+                self._store(key, note)
+            self.generated += len(batch)
+            return
+        started = time.perf_counter()
+        self.ensure(batch)
+        # Half duty at most: the engine thread and the audio server share the machine.
+        time.sleep(min(time.perf_counter() - started, 0.05))
 
     def _store(self, key: NoteKey, note: PreparedNote) -> None:
         with self._lock:

@@ -20,7 +20,8 @@ from .errors import ConfigError
 DEFAULT_KNOB_CCS = [1, 70, 71, 72, 73, 74, 75, 76, 77]
 
 DEFAULTS: dict[str, Any] = {
-    "engine": {"polyphony": 32, "velocity_buckets": 8, "cache_mb": 256, "master_gain": 0.8},
+    "engine": {"polyphony": 32, "velocity_buckets": 8, "cache_mb": 256, "master_gain": 0.8,
+               "worker_process": True},
     "midi": {"knob_ccs": DEFAULT_KNOB_CCS, "pitch_bend_range": 2.0, "morph_cc": 78},
     "envelope": Envelope().to_dict(),
     "presets": {"files": [], "count": 8},

@@ -29,9 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer",
                         help="rtmixer: a C callback that never waits for Python (default); "
                              "sounddevice: a Python callback")
-    parser.add_argument("--engine-priority", choices=("normal", "nice", "fifo"), default="nice",
-                        help="engine thread priority: fifo (real-time, for a real-time JACK server), nice "
-                             "(default, when allowed), normal")
+    parser.add_argument("--engine-priority", choices=("auto", "normal", "nice", "fifo"), default="auto",
+                        help="engine thread priority: fifo (real-time), nice, normal; auto (default): fifo "
+                             "under a real-time JACK server, else nice (each as far as the system allows)")
     parser.add_argument("--midi-api", choices=("auto", "alsa", "jack"), default="auto")
     parser.add_argument("--headless", action="store_true", help="no terminal UI; log to stderr")
     parser.add_argument("--osc-port", type=int, help="listen for OSC control on this UDP port (localhost)")
