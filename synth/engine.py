@@ -109,6 +109,7 @@ class Synth:
         self.notes_played = 0
         self.notes_skipped = 0  # realtime note-ons with nothing to play yet
         self.voices_stolen = 0
+        self._offset = 0  # frame of the event being handled inside process()
         self._reset_channels()
 
     # -- plugin life cycle ----------------------------------------------------------------------
@@ -123,12 +124,15 @@ class Synth:
                 self.bank.stop_worker(timeout=0)
             self.bank = NoteBank(self.model, sample_rate, self.settings["engine.cache_mb"] << 20)
         if self.realtime:
-            self.bank.start_worker()  # idempotent
+            self.bank.start_worker(process=self.settings["engine.worker_process"])  # idempotent
         self.sample_rate, self.block_size = sample_rate, block_size
         self._ramp = np.arange(block_size, dtype=np.float64)
         self._voice_buf = np.zeros(block_size, np.float32)
         self._env_buf = np.zeros(block_size, np.float32)
+        self._channel_mix = np.zeros((16, block_size), np.float32)  # each channel's voices, before pan
+        self._flushed = [0] * 16
         self._out = np.zeros((block_size, 2), np.float32)
+        self._block_out = self._out
         self.voices = []
 
     def reset(self) -> None:
@@ -148,15 +152,25 @@ class Synth:
         ordered = sorted(events, key=lambda item: item[0]) if events else ()
         if ordered and not self.realtime:
             self._prefetch(ordered)  # live, _note_for queues misses itself: nothing to batch here
-        cursor = 0
+        # Voices render lazily: an event renders only the voices it changes up to its offset (and
+        # flushes its channel's mix when pan or volume change), then everything catches up at the
+        # end. A 4096-frame render block with dozens of events is then not cut into dozens of
+        # short renders of every voice.
+        self._block_out = out
+        self._channel_mix[:, :frames] = 0.0
+        self._flushed = [0] * 16
+        for voice in self.voices:
+            voice.cursor = 0
         for offset, event in ordered:
-            offset = min(max(int(offset), 0), frames - 1)
-            if offset > cursor:
-                self._render(out, cursor, offset)
-                cursor = offset
+            self._offset = min(max(int(offset), 0), frames - 1)
+            self._catch_up_for(event)
             self.handle(event)
-        if cursor < frames:
-            self._render(out, cursor, frames)
+        self._offset = 0
+        for voice in self.voices:
+            self._catch_up(voice, frames)
+        for channel in range(16):
+            self._flush(channel, frames)
+        self.voices = [v for v in self.voices if not v.done]
         out *= self.settings["engine.master_gain"]
         soft_clip(out)
         return out
@@ -193,8 +207,10 @@ class Synth:
         state = self.channels[channel]
         gain = velocity / key_velocity if self.manifest.velocity_input else (velocity / 127.0) ** 2
         self._order += 1
-        self.voices.append(Voice(note, channel, data, rate, EnvelopeState(state.envelope, self.sample_rate),
-                                 min(max(gain, 0.25), 4.0), self._order))
+        voice = Voice(note, channel, data, rate, EnvelopeState(state.envelope, self.sample_rate),
+                      min(max(gain, 0.25), 4.0), self._order)
+        voice.cursor = self._offset  # sounds from the event's frame
+        self.voices.append(voice)
         self.notes_played += 1
 
     def _note_off(self, channel: int, note: int) -> None:
@@ -423,26 +439,52 @@ class Synth:
         if len(live) >= polyphony:
             released = [v for v in live if not v.held and not v.sustained]
             victim = min(released or live, key=lambda v: v.order)
+            self._catch_up(victim, self._offset)
             victim.stolen = True
             victim.release(int(STEAL_FADE_S * self.sample_rate))
             self.voices_stolen += 1
         fading = [v for v in self.voices if v.stolen]
         if len(fading) > EXTRA_FADING_VOICES:
             oldest = min(fading, key=lambda v: v.order)
+            self._catch_up(oldest, self._offset)  # it sounded until now
             self.voices.remove(oldest)
 
-    def _render(self, out: np.ndarray, start: int, stop: int) -> None:
-        n = stop - start
-        if not self.voices:
+    def _catch_up_for(self, event: ev.MidiEvent) -> None:
+        """Render what ``event`` is about to change up to its offset."""
+        channel, offset = event.channel, self._offset
+        if event.kind in (ev.NOTE_ON, ev.NOTE_OFF):
+            for voice in self.voices:  # a retrigger or a release of this key; stealing catches up itself
+                if voice.channel == channel and voice.note == event.a:
+                    self._catch_up(voice, offset)
+        elif not (event.kind == ev.CONTROL and (event.a in self.knob_ccs or event.a == self.settings["midi.morph_cc"])):
+            for voice in self.voices:  # bend, pedal, volume, pan, all-notes-off: the whole channel
+                if voice.channel == channel:
+                    self._catch_up(voice, offset)
+            self._flush(channel, offset)
+
+    def _catch_up(self, voice: Voice, until: int) -> None:
+        """Render ``voice`` from its cursor to frame ``until`` of this block, into its channel's mix."""
+        n = until - voice.cursor
+        if n <= 0 or voice.done:
+            voice.cursor = max(voice.cursor, until)
             return
         buf = self._voice_buf
-        gains = [state.gains() for state in self.channels]
-        for voice in self.voices:
-            voice.render(n, self.channels[voice.channel].bend_ratio, self._ramp, self._env_buf, buf)
-            left, right = gains[voice.channel]
-            out[start:stop, 0] += buf[:n] * left
-            out[start:stop, 1] += buf[:n] * right
-        self.voices = [v for v in self.voices if not v.done]
+        voice.render(n, self.channels[voice.channel].bend_ratio, self._ramp, self._env_buf, buf)
+        self._channel_mix[voice.channel, voice.cursor:until] += buf[:n]
+        voice.cursor = until
+
+    def _flush(self, channel: int, until: int) -> None:
+        """Add the channel's mix up to ``until`` to the output with its current pan and volume."""
+        start = self._flushed[channel]
+        if until <= start:
+            return
+        mix = self._channel_mix[channel, start:until]
+        if mix.any():
+            left, right = self.channels[channel].gains()
+            out = self._block_out
+            out[start:until, 0] += mix * left
+            out[start:until, 1] += mix * right
+        self._flushed[channel] = until
 
     # -- state -----------------------------------------------------------------------------------
     @property

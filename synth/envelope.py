@@ -15,6 +15,26 @@ from .errors import ConfigError
 
 ATTACK, DECAY, SUSTAIN, RELEASE, DONE = range(5)
 RELEASE_CURVE = 6.0  # steepness of the release: higher falls faster early on
+MAX_TABLE_SAMPLES = 1 << 17  # stages up to ~2.7 s at 48 kHz read a precomputed curve
+MAX_TABLES = 32
+
+_tables: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _stage_curve(stage: int, length: int) -> np.ndarray | None:
+    """The stage's shape over ``length`` samples, from 1/length to 1 (float64), computed once:
+    a voice then copies a slice per block instead of evaluating ``exp`` again."""
+    key = (stage, length)
+    table = _tables.get(key)
+    if table is None and length <= MAX_TABLE_SAMPLES and len(_tables) < MAX_TABLES:
+        table = _tables[key] = _curve(stage, (1 + np.arange(length)) / length)
+    return table
+
+
+def _curve(stage: int, t: np.ndarray) -> np.ndarray:
+    if stage == RELEASE:
+        return (np.exp(-RELEASE_CURVE * t) - math.exp(-RELEASE_CURVE)) / (1.0 - math.exp(-RELEASE_CURVE))
+    return t
 
 
 @dataclass(frozen=True)
@@ -82,14 +102,12 @@ class EnvelopeState:
             left = n - filled
             if self.stage == ATTACK:
                 take = min(left, self.attack_len - self.elapsed)
-                t = (self.elapsed + 1 + np.arange(take)) / self.attack_len
-                out[filled:filled + take] = t
+                out[filled:filled + take] = self._shape(ATTACK, self.attack_len, take)
                 self._advance(take, self.attack_len, DECAY if self.decay_len else SUSTAIN)
                 self.level = float(out[filled + take - 1]) if take else self.level
             elif self.stage == DECAY:
                 take = min(left, self.decay_len - self.elapsed)
-                t = (self.elapsed + 1 + np.arange(take)) / self.decay_len
-                out[filled:filled + take] = 1.0 + (self.sustain - 1.0) * t
+                out[filled:filled + take] = 1.0 + (self.sustain - 1.0) * self._shape(DECAY, self.decay_len, take)
                 self.level = float(out[filled + take - 1]) if take else self.level
                 self._advance(take, self.decay_len, SUSTAIN)
             elif self.stage == SUSTAIN:
@@ -98,9 +116,7 @@ class EnvelopeState:
                 out[filled:] = self.level
             elif self.stage == RELEASE:
                 take = min(left, self.release_len - self.elapsed)
-                t = (self.elapsed + 1 + np.arange(take)) / self.release_len
-                curve = (np.exp(-RELEASE_CURVE * t) - math.exp(-RELEASE_CURVE)) / (1.0 - math.exp(-RELEASE_CURVE))
-                out[filled:filled + take] = self.release_from * curve
+                out[filled:filled + take] = self.release_from * self._shape(RELEASE, self.release_len, take)
                 self._advance(take, self.release_len, DONE)
                 self.level = float(out[filled + take - 1]) if take else 0.0
             else:
@@ -108,6 +124,13 @@ class EnvelopeState:
                 out[filled:] = 0.0
                 self.level = 0.0
             filled += take
+
+    def _shape(self, stage: int, length: int, take: int) -> np.ndarray:
+        """The next ``take`` samples of this stage's curve."""
+        table = _stage_curve(stage, length)
+        if table is not None:
+            return table[self.elapsed:self.elapsed + take]
+        return _curve(stage, (self.elapsed + 1 + np.arange(take)) / length)
 
     def _advance(self, take: int, length: int, next_stage: int) -> None:
         self.elapsed += take

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .envelope import EnvelopeState
+from .envelope import SUSTAIN, EnvelopeState
 from .notes import PreparedNote
 
 SILENCE_GAIN = 1e-4  # -80 dB: a decayed sustain loop ends here
@@ -16,7 +16,7 @@ SILENCE_GAIN = 1e-4  # -80 dB: a decayed sustain loop ends here
 
 class Voice:
     __slots__ = ("note", "channel", "data", "rate", "pos", "travel", "env", "gain", "held", "sustained",
-                 "order", "stolen")
+                 "order", "stolen", "cursor")
 
     def __init__(self, note: int, channel: int, data: PreparedNote, rate: float, env: EnvelopeState,
                  gain: float, order: int) -> None:
@@ -29,6 +29,7 @@ class Voice:
         self.sustained = False  # key up but the sustain pedal holds it
         self.order = order  # start order: lower is older, for voice stealing
         self.stolen = False
+        self.cursor = 0  # frames of the current block already rendered (the engine renders lazily)
 
     @property
     def done(self) -> bool:
@@ -43,8 +44,47 @@ class Voice:
         """Write ``n`` samples into ``out[:n]``. ``ramp`` is ``arange(max_block)`` as float64."""
         data = self.data
         step = self.rate * bend
-        offsets = ramp[:n] * step
-        pos = self.pos + offsets
+        if step == 1.0 and self.pos.is_integer():
+            self._copy(n, out)  # no bend: whole samples, no interpolation (most notes, always in renders)
+        else:
+            self._interpolate(n, step, ramp, out)
+        beyond = self.travel + (n - 1) * step - data.decay_start
+        if beyond > 0 and data.decay_per_sample > 0:
+            decay = np.exp(-data.decay_per_sample * np.maximum(self.travel + ramp[:n] * step - data.decay_start, 0.0))
+            out[:n] *= decay
+            if decay[-1] < SILENCE_GAIN:
+                self.env.release(fast_len=n)  # decayed away while held: end it quietly
+        env = self.env
+        if env.stage == SUSTAIN:
+            env.level = env.sustain
+            out[:n] *= self.gain * env.sustain  # a steady envelope is one scalar
+        else:
+            env.render(n, env_buf)
+            out[:n] *= env_buf[:n]
+            out[:n] *= self.gain
+        loop_start, loop_end = data.loop_start, data.loop_end
+        advanced = self.pos + n * step
+        if advanced >= loop_end:
+            advanced = loop_start + (advanced - loop_start) % (loop_end - loop_start)
+        self.pos = advanced
+        self.travel += n * step
+
+    def _copy(self, n: int, out: np.ndarray) -> None:
+        data = self.data
+        samples, loop_start, loop_end = data.samples, data.loop_start, data.loop_end
+        pos, done = int(self.pos), 0
+        while done < n:
+            span = min(n - done, loop_end - pos)
+            out[done:done + span] = samples[pos:pos + span]
+            done += span
+            pos += span
+            if pos >= loop_end:
+                pos = loop_start
+        # (render() advances self.pos with the same wrap)
+
+    def _interpolate(self, n: int, step: float, ramp: np.ndarray, out: np.ndarray) -> None:
+        data = self.data
+        pos = self.pos + ramp[:n] * step
         loop_start, loop_end = data.loop_start, data.loop_end
         if pos[-1] >= loop_end:
             over = pos >= loop_end
@@ -55,17 +95,3 @@ class Voice:
         left = samples[index]
         np.multiply(samples[index + 1] - left, frac, out=out[:n])
         out[:n] += left
-        beyond = self.travel + offsets[-1] - data.decay_start
-        if beyond > 0 and data.decay_per_sample > 0:
-            decay = np.exp(-data.decay_per_sample * np.maximum(self.travel + offsets - data.decay_start, 0.0))
-            out[:n] *= decay
-            if decay[-1] < SILENCE_GAIN:
-                self.env.release(fast_len=n)  # decayed away while held: end it quietly
-        self.env.render(n, env_buf)
-        out[:n] *= env_buf[:n]
-        out[:n] *= self.gain
-        advanced = self.pos + n * step
-        if advanced >= loop_end:
-            advanced = loop_start + (advanced - loop_start) % (loop_end - loop_start)
-        self.pos = advanced
-        self.travel += n * step

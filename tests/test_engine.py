@@ -145,6 +145,25 @@ def test_same_events_same_samples_and_block_size_independent(default_model):
             assert np.allclose(a, c, atol=1e-5)
 
 
+def test_events_take_effect_at_their_frame_whatever_the_block(default_model):
+    """Voices render lazily up to the events that change them: bends, pedal, pan and volume on two
+    channels, stealing and retriggers must land on the same frames at every block size."""
+    bend_up = ev.from_bytes([0xE0, 0x00, 0x60])
+    timeline = {0: [ev.note_on(60, 90), ev.note_on(64, 80, channel=1)],
+                700: [ev.control(ev.CC_SUSTAIN, 127), bend_up],
+                1500: [ev.note_off(60), ev.control(ev.CC_PAN, 10, channel=1)],
+                2600: [ev.note_on(60, 60), ev.control(ev.CC_VOLUME, 40, channel=1)],
+                3300: [ev.control(ev.CC_SUSTAIN, 0), ev.note_on(72, 100, channel=1)],
+                5000: [ev.note_off(64, channel=1), ev.control(1, 90)],
+                6100: [ev.note_off(60), ev.note_off(72, channel=1)]}
+    settings = Settings().with_overrides(["engine.polyphony=2"])  # the third note steals
+    reference = play(Synth(default_model, settings), timeline, 12000, block=1)
+    assert rms(reference[3300:5000]) > 0
+    for block in (64, 500, 4096):
+        out = play(Synth(default_model, settings), timeline, 12000, block=block)
+        assert np.allclose(reference, out, atol=1e-5), block
+
+
 def test_output_bus_is_guarded(default_model):
     loud = Synth(default_model, Settings().with_overrides(["engine.master_gain=4.0"]))
     timeline = {0: [ev.note_on(n, 127) for n in range(40, 72)]}
