@@ -29,6 +29,7 @@ from .errors import ModelError
 
 DEFAULT_MODEL = Path(__file__).parent / "default_model" / "default.onnx"
 MAX_MODEL_BYTES = 2 * 1024**3
+SILENT_PEAK = 1e-6  # a first note quieter than -120 dBFS: the model makes no sound
 
 
 def _import_onnxruntime():
@@ -99,6 +100,7 @@ class GeneratorModel:
         size = path.stat().st_size
         if size > MAX_MODEL_BYTES:
             raise ModelError(f"model file {path} is {size / 1e9:.1f} GB, above the 2 GB limit")
+        _refuse_outside_data(path)
         ort = _import_onnxruntime()
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -124,16 +126,26 @@ class GeneratorModel:
         return model
 
     def _check_output_shape(self) -> None:
-        """Run one note: symbolic output dims can only be checked by running the graph."""
+        """Run one note: symbolic output dims can only be checked by running the graph, and a graph
+        that makes NaN or silence is refused here, before anyone plays it."""
         m = self.manifest
         try:
-            raw = self._run(np.zeros((1, m.latent_dim), np.float32), np.array([m.pitch_min]), None)
+            z = np.random.default_rng(0).standard_normal((1, m.latent_dim)).astype(np.float32)
+            raw = self._run(z, np.array([(m.pitch_min + m.pitch_max) // 2]), None)
         except Exception as exc:  # a graph that loads but cannot run
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{self.path} fails on its first note ({first[:160]})") from None
         if raw.shape != (1, m.num_samples):
             raise ModelError(f"{self.path} returned audio of shape {list(raw.shape)} for one note, "
                              f"its manifest promises [1, {m.num_samples}]")
+        finite = np.isfinite(raw)
+        if finite.mean() < 0.5:
+            raise ModelError(f"{self.path} generates NaN or infinite samples ({100 * (1 - finite.mean()):.0f}% of "
+                             "its first note)", hint="the model is broken; re-export it from a healthy checkpoint")
+        peak = float(np.abs(raw[finite]).max()) if finite.any() else 0.0
+        if peak < SILENT_PEAK:
+            raise ModelError(f"{self.path} generates silence (its first note peaks at {peak:.1e})",
+                             hint="the model is broken or untrained; re-export it from a trained checkpoint")
 
     def generate(self, z: np.ndarray, pitch: np.ndarray | None = None,
                  velocity: np.ndarray | None = None) -> np.ndarray:
@@ -165,6 +177,38 @@ class GeneratorModel:
             feeds[INPUT_VELOCITY] = np.asarray(vel, dtype=np.float32).reshape(batch)
         with self._run_lock:  # one run at a time: a crash was seen with two threads in run()
             return self.session.run([OUTPUT_AUDIO], feeds)[0]
+
+
+def _refuse_outside_data(path: Path) -> None:
+    """Refuse a model whose external-data tensors point outside its folder (before onnxruntime
+    opens them): a downloaded model must not make the host read other files."""
+    import mmap
+
+    from .onnx_scan import ScanError, external_data_locations
+
+    problem = None
+    try:
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                locations = external_data_locations(view)
+            except ScanError as exc:  # (kept as text: the traceback would pin views of the mapping)
+                locations, problem = [], str(exc)
+            finally:
+                view.release()
+    except ValueError:  # an empty file cannot be mapped: onnxruntime names the fault
+        return
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path} ({exc.strerror})") from None
+    if problem is not None:
+        raise ModelError(f"{path} is not a readable ONNX model ({problem})",
+                         hint="check that the file is complete and was written by `synth export`")
+    folder = path.resolve().parent
+    for location in locations:
+        target = (folder / location).resolve()
+        if Path(location).is_absolute() or not target.is_relative_to(folder):
+            raise ModelError(f"{path} refers to data outside its folder ({location!r}); refused",
+                             hint="a model's external-data files must sit in its own folder")
 
 
 def _runtime_reason(exc: Exception) -> str:

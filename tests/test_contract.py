@@ -66,15 +66,18 @@ def test_broken_manifest_is_refused(tiny_model_path, tmp_path, edit, needle):
     assert needle in str(info.value)
 
 
-def _graph_model(tmp_path: Path, pitch_type=TensorProto.INT64, out_name="audio", z_name="z") -> Path:
-    """A small real ONNX graph: audio = tile(z) (the contract's shapes, with one thing changed)."""
+def _graph_model(tmp_path: Path, pitch_type=TensorProto.INT64, out_name="audio", z_name="z",
+                 gain: float = 1.0) -> Path:
+    """A small real ONNX graph: audio = gain * tile(z) (the contract's shapes, with one thing changed)."""
     z = helper.make_tensor_value_info(z_name, TensorProto.FLOAT, ["batch", 4])
     pitch = helper.make_tensor_value_info("pitch", pitch_type, ["batch"])
     audio = helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["batch", 64])
     repeats = helper.make_tensor("repeats", TensorProto.INT64, [2], [1, 16])
-    node = helper.make_node("Tile", [z_name, "repeats"], [out_name])
-    keep = helper.make_node("Identity", ["pitch"], ["unused"])
-    graph = helper.make_graph([node, keep], "g", [z, pitch], [audio], initializer=[repeats])
+    scale = helper.make_tensor("gain", TensorProto.FLOAT, [], [gain])
+    nodes = [helper.make_node("Tile", [z_name, "repeats"], ["tiled"]),
+             helper.make_node("Mul", ["tiled", "gain"], [out_name]),
+             helper.make_node("Identity", ["pitch"], ["unused"])]
+    graph = helper.make_graph(nodes, "g", [z, pitch], [audio], initializer=[repeats, scale])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     meta = {"contract_version": "1", "name": "g", "sample_rate": "16000", "num_samples": "64",
             "latent_dim": "4", "latent_prior": "normal", "pitch_conditioned": "true", "pitch_min": "60",
@@ -94,6 +97,51 @@ def test_too_new_ir_version_is_named(tmp_path):
     with pytest.raises(ModelError) as info:
         GeneratorModel.load(path, device="cpu")
     assert "IR version" in str(info.value) and "onnxruntime_src" not in str(info.value)
+
+
+def _external_gain(tmp_path: Path, location: str) -> Path:
+    """The hand-built graph with its ``gain`` tensor stored in a side file at ``location``."""
+    model = onnx.load(_graph_model(tmp_path))
+    tensor = next(t for t in model.graph.initializer if t.name == "gain")
+    model_path = tmp_path / "models" / "graph.onnx"
+    model_path.parent.mkdir(exist_ok=True)
+    (model_path.parent / location).write_bytes(np.float32(1.0).tobytes())  # the data really exists
+    for key, value in (("location", location), ("offset", "0"), ("length", "4")):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
+    tensor.ClearField("raw_data")
+    tensor.ClearField("float_data")
+    tensor.data_location = TensorProto.EXTERNAL
+    onnx.save(model, model_path)
+    return model_path
+
+
+def test_external_data_inside_the_folder_loads(tmp_path):
+    model = GeneratorModel.load(_external_gain(tmp_path, "gain.bin"), device="cpu")
+    assert model.generate(np.ones((1, 4), np.float32), np.array([60])).max() == 1.0
+
+
+@pytest.mark.parametrize("location", ["../gain.bin", "/etc/hostname"])
+def test_external_data_outside_the_folder_is_refused(tmp_path, location):
+    path = _external_gain(tmp_path, location) if location.startswith("..") else None
+    if path is None:  # an absolute path: point the tensor at a file that exists, outside
+        path = _external_gain(tmp_path, "gain.bin")
+        model = onnx.load(path, load_external_data=False)
+        tensor = next(t for t in model.graph.initializer if t.name == "gain")
+        next(e for e in tensor.external_data if e.key == "location").value = location
+        onnx.save(model, path)
+    with pytest.raises(ModelError) as info:
+        GeneratorModel.load(path, device="cpu")
+    assert "outside its folder" in str(info.value) and location in str(info.value)
+
+
+@pytest.mark.parametrize("gain, needle", [(float("nan"), "NaN or infinite"), (0.0, "generates silence")])
+def test_model_making_nan_or_silence_is_refused(tmp_path, gain, needle):
+    with pytest.raises(ModelError) as info:
+        GeneratorModel.load(_graph_model(tmp_path, gain=gain), device="cpu")
+    assert needle in str(info.value)
+    result = _inspect(str(tmp_path / "graph.onnx"))
+    assert result.returncode == 2 and needle in result.stderr and "Traceback" not in result.stderr
 
 
 def test_hand_built_graph_follows_contract(tmp_path):
