@@ -62,6 +62,7 @@ def main() -> int:
     parser.add_argument("--no-sweeps", action="store_true", help="no knob sweeps (no new latents)")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
+    server_realtime = jack_server_realtime()  # before the run: a client joining mid-run jolts the graph
     with tempfile.TemporaryDirectory() as tmp:
         stats_path = Path(tmp) / "stats.json"
         floor = [sys.executable, str(ROOT / "benchmarks/floor_client.py"), "--stats", str(stats_path),
@@ -86,7 +87,6 @@ def main() -> int:
                 fed += 1
             time.sleep(0.1)
         audio = player.recorded(zero, args.seconds).mean(axis=1)
-        server_realtime = jack_server_realtime()
         code, err = stop_synth(proc)
         player.close()
         if not stats_path.exists():
@@ -109,7 +109,8 @@ def main() -> int:
     details = (f"exit code {code}; backend {stats['audio_backend']}; engine thread {stats['engine_priority']}; "
                f"underflows at {stats.get('underflow_at_s', [])} s; blocks slower than real time "
                f"(at s, wall ms, CPU ms, events): {stats.get('slow_blocks', [])[:20]}; GC pauses over 1 ms "
-               f"(at s, generation, ms): {stats.get('gc_pauses', [])[:20]}")
+               f"(at s, generation, ms): {stats.get('gc_pauses', [])[:20]}; engine loop gaps over 2 blocks "
+               f"(at s, ms): {stats.get('engine_stalls', [])[:20]}")
     print(details)
     if not args.no_append:
         flag = " --floor" if args.floor else ""

@@ -84,6 +84,7 @@ class LiveStats:
     underflow_at_s: list[float] = field(default_factory=list)  # when the first 100 happened
     # Blocks that took longer to render than they last (first 100): (at s, wall ms, engine CPU ms, events)
     slow_blocks: list[tuple[float, float, float, int]] = field(default_factory=list)
+    engine_stalls: list[tuple[float, float]] = field(default_factory=list)  # (at s, ms) loop gaps over 2 blocks
     gc_pauses: list[tuple[float, int, float]] = field(default_factory=list)  # (at s, generation, ms) over 1 ms
 
 
@@ -174,7 +175,7 @@ class LiveHost:
         started = self._started = time.perf_counter()
         host_api = sd.query_hostapis(info["hostapi"])["name"]
         self.stats.engine_priority = _raise_priority(choose_priority(opts.engine_priority, host_api))
-        self.say(f"playing {self.synth.manifest.name} on {self.synth.model.provider}: audio {info['name']!r} "
+        self.say(f"playing {self.synth.manifest.name} on {self.synth.model.device_description}: audio {info['name']!r} "
                  f"{rate} Hz, block {block}, latency {self.stats.latency_frames} frames "
                  f"({1000 * self.stats.latency_frames / rate:.1f} ms) via {self.out.name}, engine "
                  f"{self.stats.engine_priority}, new notes in a worker {self.synth.bank.worker_kind}; "
@@ -237,8 +238,14 @@ class LiveHost:
     def _engine_loop(self, started: float) -> None:
         period = self.options.blocksize / self.synth.sample_rate
         consumed, last_progress = -1, time.perf_counter()
+        previous = last_progress
         while not self.stop.is_set():
             now = time.perf_counter()
+            if now - previous > 2 * period and len(self.stats.engine_stalls) < 100:
+                # The loop itself did not come round for two blocks (sleeping longer than asked,
+                # waiting for the GIL, switched out): what an underflow with no slow block means.
+                self.stats.engine_stalls.append((round(previous - self._started, 3), round((now - previous) * 1e3, 2)))
+            previous = now
             if self.options.duration_s and now - started > self.options.duration_s:
                 break
             # A device that stops pulling audio (JACK server killed, USB card unplugged) may never

@@ -83,6 +83,7 @@ class GeneratorModel:
     sha256: str
     session: object
     provider: str
+    fallback_reason: str | None = None  # why CUDA was asked for (device auto) but the CPU plays
     _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
@@ -108,22 +109,30 @@ class GeneratorModel:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
         providers = _choose_providers(ort, device)
-        try:
-            session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
-        except Exception as exc:  # onnxruntime raises many types; all mean "not a usable ONNX file"
-            raise ModelError(f"{path} is not a readable ONNX model ({_runtime_reason(exc)})",
-                             hint="check that the file is complete and was written by `synth export`") from None
+        session, fallback = _open_session(ort, path, options, providers, device)
         source = str(path)
-        manifest = parse_manifest(dict(session.get_modelmeta().custom_metadata_map), source)
-        check_graph([_spec(i) for i in session.get_inputs()], [_spec(o) for o in session.get_outputs()],
-                    manifest, source)
+        try:
+            metadata = dict(session.get_modelmeta().custom_metadata_map)
+            inputs, outputs = [_spec(i) for i in session.get_inputs()], [_spec(o) for o in session.get_outputs()]
+        except UnicodeDecodeError:
+            raise ModelError(f"{path} holds names or metadata that are not UTF-8 text",
+                             hint="the file is damaged; export it again") from None
+        manifest = parse_manifest(metadata, source)
+        check_graph(inputs, outputs, manifest, source)
         active = session.get_providers()[0]
         if device == "cuda" and active != "CUDAExecutionProvider":
             raise ModelError(f"--device cuda was asked for but onnxruntime runs {path.name} on {active}",
                              hint="check the CUDA and cuDNN libraries, or use --device cpu")
-        model = cls(path=path, manifest=manifest, sha256=_file_sha256(path), session=session, provider=active)
+        model = cls(path=path, manifest=manifest, sha256=_file_sha256(path), session=session, provider=active,
+                    fallback_reason=fallback)
         model._check_output_shape()
         return model
+
+    @property
+    def device_description(self) -> str:
+        """Which device plays, in words, with the reason when CUDA was wanted but the CPU plays."""
+        name = {"CUDAExecutionProvider": "CUDA", "CPUExecutionProvider": "CPU"}.get(self.provider, self.provider)
+        return name if self.fallback_reason is None else f"{name} ({self.fallback_reason})"
 
     def _check_output_shape(self) -> None:
         """Run one note: symbolic output dims can only be checked by running the graph, and a graph
@@ -177,6 +186,29 @@ class GeneratorModel:
             feeds[INPUT_VELOCITY] = np.asarray(vel, dtype=np.float32).reshape(batch)
         with self._run_lock:  # one run at a time: a crash was seen with two threads in run()
             return self.session.run([OUTPUT_AUDIO], feeds)[0]
+
+
+def _open_session(ort, path: Path, options, providers: list[str], device: str):
+    """Create the session with onnxruntime's own silent fallback off (it prints a banner and
+    retries on the CPU). Ours: with ``device="auto"`` a CUDA session that fails to start is
+    retried on the CPU and the reason kept, so the host can say which device plays and why."""
+    try:
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers, enable_fallback=0), None
+    except Exception as exc:  # onnxruntime raises many types; all mean "not a usable ONNX file"
+        reason = _runtime_reason(exc)
+        if "CUDAExecutionProvider" in providers and device == "auto":
+            try:
+                session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"],
+                                               enable_fallback=0)
+            except Exception:  # noqa: BLE001  the file itself is broken: say that below
+                pass
+            else:
+                return session, f"CUDA failed to start ({reason})"
+        if "CUDAExecutionProvider" in providers and device == "cuda":
+            raise ModelError(f"--device cuda was asked for but {path.name} does not start on CUDA ({reason})",
+                             hint="check the CUDA and cuDNN libraries, or use --device cpu") from None
+        raise ModelError(f"{path} is not a readable ONNX model ({reason})",
+                         hint="check that the file is complete and was written by `synth export`") from None
 
 
 def _refuse_outside_data(path: Path) -> None:

@@ -201,3 +201,33 @@ def test_inspect_truncated_and_contract_breaking(tiny_model_path, tmp_path):
         result = _inspect(str(path))
         assert result.returncode == 2 and needle in result.stderr
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_device_cuda_refuses_to_start_on_the_cpu(tiny_model_path, tmp_path):
+    """Where onnxruntime's CUDA provider cannot run (this CPU machine), --device cuda is refused with
+    one sentence rather than quietly playing on the CPU; auto and cpu play on the CPU and say so."""
+    import onnxruntime as ort
+
+    from synth.model import cuda_usable
+
+    if cuda_usable(ort):
+        model = GeneratorModel.load(tiny_model_path, device="cuda")
+        assert model.provider == "CUDAExecutionProvider" and model.device_description == "CUDA"
+        return
+    with pytest.raises(ModelError) as info:
+        GeneratorModel.load(tiny_model_path, device="cuda")
+    assert "--device cuda" in str(info.value)
+    for device in ("auto", "cpu"):
+        model = GeneratorModel.load(tiny_model_path, device=device)
+        assert model.provider == "CPUExecutionProvider" and model.device_description == "CPU"
+    demo = Path(__file__).resolve().parents[1] / "examples" / "demo.mid"
+    result = subprocess.run([sys.executable, "-m", "synth", "render", str(demo), "-o", str(tmp_path / "x.wav"),
+                             "--model", str(tiny_model_path), "--device", "cuda"], capture_output=True, text=True)
+    assert result.returncode == 2 and "--device cuda" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_broken_file_gets_no_onnxruntime_banner(tmp_path):
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(_graph_model(tmp_path).read_bytes()[:200])
+    result = _inspect(str(path))
+    assert result.returncode == 2 and "EP Error" not in result.stdout + result.stderr

@@ -115,3 +115,34 @@ def test_jack_server_going_away_is_one_sentence_and_an_exit(tmp_path):
     assert proc.returncode == 2
     lines = [line for line in err.strip().splitlines() if not line.startswith("playing")]
     assert len(lines) == 1 and "JACK server went away" in lines[0] and "Traceback" not in err
+
+
+def test_midi_flood_keeps_playing_and_stays_bounded(tmp_path):
+    """10,000 messages per second for 3 s through a JACK MIDI port (clock, active sensing, SysEx,
+    aftertouch, bends, knob CCs) while a note is held: the note keeps sounding, the synth exits
+    cleanly, and only channel messages reach the engine."""
+    from tests.test_live_jack import _midi_port
+
+    stats = tmp_path / "stats.json"
+    proc = start_synth("gansynth-flood", "--stats", str(stats))
+    player = JackPlayer("gansynth-flooder", seconds=8)
+    player.start(_midi_port("gansynth-flood"), AUDIO)
+    junk = [bytes([0xF8]), bytes([0xFE]), bytes([0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7]), bytes([0xA0, 60, 10]),
+            bytes([0xE0, 0, 64]), bytes([0xB0, 74, 64])]
+    flood = [(k / 10000.0, junk[k % len(junk)]) for k in range(30000)]
+    events = [(0.0, bytes([0x90, 57, 100])), *flood, (3.2, bytes([0x80, 57, 0]))]
+    zero = player.schedule(sorted(events, key=lambda e: e[0]))
+    time.sleep(0.3 + 3.6)
+    audio = player.recorded(zero, 3.2).mean(axis=1)
+    code, err = stop_synth(proc)
+    player.close()
+    assert code == 0, err
+    summary = json.loads(stats.read_text())
+    channel_messages = sum(1 for _, data in events if data[0] < 0xF0)
+    assert 0 < summary["midi_events"] <= channel_messages  # clock, sensing and SysEx never reach the engine
+    rate = player.rate
+    held = np.nan_to_num(audio[int(0.2 * rate):int(3.0 * rate)])
+    blocks = np.abs(held[: len(held) // 128 * 128]).reshape(-1, 128).max(axis=1)
+    assert (blocks > 1e-4).mean() > 0.98, "the held note dropped out under the flood"
+    assert _note_sounds(audio, rate, 57)
+    print(f"\nMIDI flood: {summary['midi_events']} events reached the engine, underflows {summary['underflows']}")

@@ -104,3 +104,51 @@ def test_midi_file_loader_fuzz(tmp_path_factory, fuzz_counter, data):
         assert "\n" not in str(error) and "Traceback" not in str(error)
         return
     assert all(0 <= t <= song.length_s + 1e-9 for t, _ in song.events)
+
+
+ONNX_FUZZ_INPUTS = 300
+
+
+@pytest.fixture(scope="module")
+def onnx_seed(tmp_path_factory) -> bytes:
+    from .test_contract import _graph_model
+
+    return _graph_model(tmp_path_factory.mktemp("onnx-seed")).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def onnx_fuzz_counter():
+    count = {"inputs": 0, "refused": 0, "loaded": 0}
+    yield count
+    print(f"\nONNX-loader fuzz: {count['inputs']} inputs, {count['loaded']} loaded, "
+          f"{count['refused']} refused with one sentence")
+    assert count["inputs"] >= ONNX_FUZZ_INPUTS
+
+
+def _onnx_mutations(draw_edits, seed: bytes) -> bytes:
+    edits, cut = draw_edits
+    return bytes(_apply(bytearray(seed), [(w % len(seed), v) for w, v in edits]))[: max(1, cut % (len(seed) + 1))]
+
+
+@settings(max_examples=ONNX_FUZZ_INPUTS, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=4),
+       cut=st.integers(0, 1 << 16), raw=st.binary(max_size=64), use_raw=st.booleans())
+def test_onnx_loader_fuzz(tmp_path_factory, onnx_seed, onnx_fuzz_counter, edits, cut, raw, use_raw):
+    """Mutated real ONNX files (bytes overwritten, cut short) and random bytes: every one loads as
+    a valid plugin or is refused with one sentence; none crashes the process."""
+    from synth.model import GeneratorModel
+
+    data = raw if use_raw else _onnx_mutations((edits, cut if cut < len(onnx_seed) else len(onnx_seed)), onnx_seed)
+    path = tmp_path_factory.getbasetemp() / "fuzz.onnx"
+    path.write_bytes(data)
+    onnx_fuzz_counter["inputs"] += 1
+    try:
+        model = GeneratorModel.load(path, device="cpu")
+    except SynthError as error:
+        onnx_fuzz_counter["refused"] += 1
+        assert "\n" not in str(error) and "Traceback" not in str(error)
+        return
+    onnx_fuzz_counter["loaded"] += 1
+    m = model.manifest
+    audio = model.generate(np.ones((1, m.latent_dim), np.float32), np.array([m.pitch_min]))
+    assert audio.shape == (1, m.num_samples) and np.isfinite(audio).all()

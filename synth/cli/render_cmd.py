@@ -51,6 +51,6 @@ def run(args: argparse.Namespace) -> int:
     took = time.perf_counter() - started
     print(f"rendered {report.notes} notes, {report.seconds:.1f} s of audio in {took:.1f} s "
           f"({report.seconds / max(took, 1e-9):.0f}x real time, {report.generated} notes generated, "
-          f"peak {report.peak:.2f}) on {synth.model.provider}", file=sys.stderr)
+          f"peak {report.peak:.2f}) on {synth.model.device_description}", file=sys.stderr)
     print(report.path)
     return 0
