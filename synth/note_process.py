@@ -4,24 +4,28 @@ A note worker *thread* shares the GIL with the engine thread that fills the audi
 Inference releases it, but resampling and loop preparation hold it in short stretches;
 a worker thread in a low scheduling class can be switched out while it holds the GIL, and
 the engine then waits for it (a priority inversion the stress benchmark heard as dropouts
-during knob sweeps). A worker process has its own interpreter: the engine's only work for a
-note is to unpickle the finished samples (a memory copy) and store them.
+during knob sweeps). A worker process has its own interpreter.
 
 The child is ``python -m synth.note_process`` (a plain subprocess, not ``multiprocessing``,
-whose spawn re-imports the parent's main script). The protocol is one request at a time over
-its stdin/stdout as :class:`multiprocessing.connection.Connection` messages: the parent sends a
-list of ``(NoteKey, z, velocity)`` and receives ``("notes", [(NoteKey, PreparedNote), ...])``;
-``None`` asks the child to exit. The child loads the same model file and checks its hash.
+whose spawn re-imports the parent's main script), talking over its stdin/stdout in
+length-prefixed pickles. The parent sends a list of ``(NoteKey, z, velocity)`` and receives
+``("notes", [(NoteKey, loop_start, loop_end, decay, decay_start, pitch, length), ...])``
+followed by each note's raw float32 samples, which the parent reads straight into their
+arrays: the kernel copies them while the GIL is free, so the engine's only cost per note
+is a small unpickle and a dictionary store. ``None`` asks the child to exit. The child
+loads the same model file and checks its hash.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import pickle
+import select
 import signal
 import subprocess
 import sys
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +34,47 @@ from .errors import SynthError
 from .model import GeneratorModel
 
 START_TIMEOUT_S = 60.0
+MAX_HEADER_BYTES = 64 << 20
 
 
 class WorkerGone(SynthError):
     """The note worker process failed to start or died."""
 
 
-def _child_main(conn: Connection, model_path: str, device: str, sha256: str, output_rate: int) -> None:
+def _write_all(stream: io.FileIO, data) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        written = stream.write(view)
+        view = view[written:]
+
+
+def _read_into(stream: io.FileIO, view: memoryview) -> None:
+    """Fill ``view`` from the pipe; ``readinto`` releases the GIL while the kernel copies."""
+    while view:
+        got = stream.readinto(view)
+        if not got:
+            raise EOFError("the pipe closed")
+        view = view[got:]
+
+
+def send_message(stream: io.FileIO, message: object) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    _write_all(stream, len(data).to_bytes(8, "little") + data)
+
+
+def receive_message(stream: io.FileIO) -> object:
+    size_bytes = bytearray(8)
+    _read_into(stream, memoryview(size_bytes))
+    size = int.from_bytes(size_bytes, "little")
+    if size > MAX_HEADER_BYTES:
+        raise EOFError(f"a message of {size} bytes is not from a note worker")
+    data = bytearray(size)
+    _read_into(stream, memoryview(data))
+    return pickle.loads(data)
+
+
+def _child_main(requests_in: io.FileIO, replies_out: io.FileIO, model_path: str, device: str, sha256: str,
+                output_rate: int) -> None:
     from .notes import _lower_own_priority, generate_notes
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -44,21 +82,29 @@ def _child_main(conn: Connection, model_path: str, device: str, sha256: str, out
     try:
         model = GeneratorModel.load(model_path, device=device, threads=1)
     except SynthError as error:
-        conn.send(("error", str(error)))
+        send_message(replies_out, ("error", str(error)))
         return
     if model.sha256 != sha256:
-        conn.send(("error", f"{model_path} changed on disk since the host loaded it"))
+        send_message(replies_out, ("error", f"{model_path} changed on disk since the host loaded it"))
         return
-    conn.send(("ready", None))
+    send_message(replies_out, ("ready", None))
     while True:
         try:
-            requests = conn.recv()
+            requests = receive_message(requests_in)
         except (EOFError, OSError):  # the parent is gone
             return
         if requests is None:
             return
         started = time.perf_counter()
-        conn.send(("notes", generate_notes(model, output_rate, requests)))
+        notes = generate_notes(model, output_rate, requests)
+        header = [(key, n.loop_start, n.loop_end, n.decay_per_sample, n.decay_start, n.pitch, len(n.samples))
+                  for key, n in notes]
+        try:
+            send_message(replies_out, ("notes", header))
+            for _, note in notes:
+                _write_all(replies_out, np.ascontiguousarray(note.samples, np.float32))
+        except OSError:  # the parent is gone
+            return
         # Half duty at most: the audio server and its clients share the machine.
         time.sleep(min(time.perf_counter() - started, 0.05))
 
@@ -67,13 +113,9 @@ def _child_entry(argv: list[str]) -> None:
     """``python -m synth.note_process MODEL DEVICE SHA256 RATE``: messages on stdin/stdout."""
     reply_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the message stream
-    conn_in, conn_out = Connection(0, writable=False), Connection(reply_fd, readable=False)
-
-    class _Duplex:
-        send, recv = conn_out.send, conn_in.recv
-
     model_path, device, sha256, rate = argv
-    _child_main(_Duplex(), model_path, device, sha256, int(rate))
+    with io.FileIO(0, "rb", closefd=False) as requests_in, io.FileIO(reply_fd, "wb") as replies_out:
+        _child_main(requests_in, replies_out, model_path, device, sha256, int(rate))
 
 
 class NoteProcess:
@@ -86,9 +128,9 @@ class NoteProcess:
         self._process = subprocess.Popen(
             [sys.executable, "-m", "synth.note_process", str(model.path), device, model.sha256, str(output_rate)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
-        # The connections own duplicates of the pipe ends, so each fd has exactly one owner.
-        self._send = Connection(os.dup(self._process.stdin.fileno()), readable=False)
-        self._recv = Connection(os.dup(self._process.stdout.fileno()), writable=False)
+        # Unbuffered streams of our own on duplicates of the pipe ends: one owner per descriptor.
+        self._send = io.FileIO(os.dup(self._process.stdin.fileno()), "wb")
+        self._recv = io.FileIO(os.dup(self._process.stdout.fileno()), "rb")
         self._process.stdin.close()
         self._process.stdout.close()
         self._started = False
@@ -97,7 +139,8 @@ class NoteProcess:
         """Block until the child has loaded its model; raise :class:`WorkerGone` if it cannot."""
         if self._started:
             return
-        if not self._recv.poll(timeout):
+        readable, _, _ = select.select([self._recv], [], [], timeout)
+        if not readable:
             self.close(0)
             raise WorkerGone(f"the note worker process did not start within {timeout:.0f} s")
         kind, detail = self._receive()
@@ -107,28 +150,39 @@ class NoteProcess:
         self._started = True
 
     def generate(self, requests: list[tuple[object, np.ndarray, float]]) -> list:
-        """Generate ``requests`` in the child; blocks (without the GIL) until they are done."""
+        """Generate ``requests`` in the child: ``[(key, PreparedNote), ...]``. Blocks, mostly in
+        system calls that free the GIL."""
+        from .notes import PreparedNote
+
         self.wait_ready()
         try:
-            self._send.send(requests)
+            send_message(self._send, requests)
         except (OSError, ValueError) as error:
             raise WorkerGone(f"the note worker process is gone ({error})") from None
-        kind, notes = self._receive()
+        kind, header = self._receive()
         if kind != "notes":
             raise WorkerGone(f"the note worker process answered {kind!r}")
+        notes = []
+        for key, loop_start, loop_end, decay, decay_start, pitch, length in header:
+            samples = np.empty(length, np.float32)
+            try:
+                _read_into(self._recv, memoryview(samples).cast("B"))
+            except (EOFError, OSError, ValueError) as error:
+                raise WorkerGone(f"the note worker process died mid-note ({error})") from None
+            notes.append((key, PreparedNote(samples, loop_start, loop_end, decay, decay_start, pitch)))
         return notes
 
     def _receive(self) -> tuple[str, object]:
         try:
-            return self._recv.recv()
-        except (EOFError, OSError) as error:
+            return receive_message(self._recv)
+        except (EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
             code = self._process.poll()
             raise WorkerGone(f"the note worker process died (exit code {code}, {error or 'pipe closed'})") from None
 
     def close(self, timeout: float = 5.0) -> None:
         """Ask the child to exit; wait up to ``timeout`` seconds, then kill it."""
         try:
-            self._send.send(None)
+            send_message(self._send, None)
         except (OSError, ValueError):
             pass
         if timeout > 0:

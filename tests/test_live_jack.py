@@ -78,8 +78,10 @@ def test_each_note_sounds_at_its_pitch(session):
 def test_latency_from_midi_event_to_sound(session):
     onsets = _onsets(session["audio"], session["rate"])
     assert all(o >= 0 for o in onsets), onsets
-    # Ring fill (2 blocks) plus one block: the host's budget is 384 frames at 128-frame blocks.
-    assert np.median(onsets) <= 384, onsets
+    # Issue 4: median latency from the MIDI event's frame to sound at most two periods (256 frames).
+    # (The ring holds up to 2 blocks; an event lands on average half a block into a cycle.)
+    print(f"\nlatency from MIDI event to first sound, frames: {onsets}; median {np.median(onsets):.0f}")
+    assert np.median(onsets) <= 256, onsets
 
 
 def test_no_silent_runs_inside_held_notes(session):
