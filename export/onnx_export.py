@@ -22,7 +22,7 @@ import onnx
 import torch
 
 from synth.contract import INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY, OUTPUT_AUDIO, Manifest
-from synth.errors import ModelError
+from synth.errors import ModelError, SynthError
 from synth.files import publish
 from synth.model import GeneratorModel
 from training.config import config_hash
@@ -113,12 +113,19 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
     onnx.checker.check_model(proto)
 
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=output.name + ".", suffix=".partial", dir=output.parent)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=output.name + ".", suffix=".partial", dir=output.parent)
+    except OSError as exc:
+        raise SynthError(f"cannot write {output} ({exc.strerror})") from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        onnx.save(proto, tmp)
+        try:
+            onnx.save(proto, tmp)
+        except (OSError, ValueError) as exc:  # disk full, read-only: nothing published, the old file stays
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:160]
+            raise SynthError(f"cannot write {output} ({reason}); any previous file there is unchanged") from None
         error = parity_error(generator, GeneratorModel.load(tmp, device="cpu"), parity_batch, config["seed"])
         if error > tolerance:
             raise ModelError(f"ONNX output differs from torch by {error:.2e} (limit {tolerance:.0e}); "

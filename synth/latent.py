@@ -18,7 +18,7 @@ import numpy as np
 
 from .contract import Manifest
 from .envelope import Envelope
-from .errors import ConfigError
+from .errors import ConfigError, SynthError
 from .files import publish
 
 NEUTRAL = 0.5
@@ -125,13 +125,20 @@ class LatentSpace:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place; a full
+    disk or read-only folder is one :class:`SynthError` naming ``path``, the old file intact."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
+    except OSError as exc:
+        raise SynthError(f"cannot write {path} ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "w") as handle:
             handle.write(text)
         publish(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise SynthError(f"cannot write {path} ({exc.strerror}); any previous file there is unchanged") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
