@@ -46,6 +46,7 @@ class JackMidiInputs:
     dropped: int = 0
     last: MidiEvent | None = None
     server_gone: bool = False
+    cycles: int = 0  # JACK cycles in which the ports were read (the engine times its blocks by it)
     _queue: collections.deque = field(default_factory=lambda: collections.deque(maxlen=QUEUE_LIMIT))
 
     def _process(self, frames: int) -> None:
@@ -55,6 +56,7 @@ class JackMidiInputs:
             for _offset, data in port.incoming_midi_events():
                 if 0 < len(data) <= MAX_EVENT_BYTES and data[0] not in IGNORED_STATUS:
                     queue.append(bytes(data))
+        self.cycles += 1
 
     def poll(self, out: list, budget: int = 512) -> None:
         """Append up to ``budget`` waiting events to ``out`` as ``(0, event)``."""

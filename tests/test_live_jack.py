@@ -62,7 +62,9 @@ def _onsets(audio: np.ndarray, rate: int) -> list[int]:
     for _, at in NOTES:
         start = int(at * rate)
         window = np.abs(audio[start:start + int(0.3 * rate)])
-        loud = np.nonzero(window > 1e-3)[0]
+        # The first sounding frame: between notes the synth sends exact zeros (the gaps outlast the
+        # release), so any sample above float noise is the note's attack beginning.
+        loud = np.nonzero(window > 1e-7)[0]
         onsets.append(int(loud[0]) if len(loud) else -1)
     return onsets
 
