@@ -8,6 +8,8 @@ each happened), JACK xruns seen by the test client, and the recording's silent g
 the result to docs/performance.md.
 
   .venv/bin/python benchmarks/live_stress.py --seconds 600
+  .venv/bin/python benchmarks/live_stress.py --seconds 600 --program-every 5   # the soak: + preset
+      switches, and the synth's resident memory every 10 s (growth counted once the cache is full)
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from synth.live import jack_server_realtime  # noqa: E402
 from tests.jack_harness import JackPlayer, start_synth, stop_synth  # noqa: E402
 
 
-def score(seconds: float, rate_hz: float, voices: int, seed: int = 1, sweeps: bool = True) -> list[tuple[float, bytes]]:
+def score(seconds: float, rate_hz: float, voices: int, seed: int = 1, sweeps: bool = True,
+          program_every_s: float = 0.0) -> list[tuple[float, bytes]]:
     rng = np.random.default_rng(seed)
     hold = voices / rate_hz  # notes held this long keep `voices` sounding
     events = []
@@ -45,7 +48,18 @@ def score(seconds: float, rate_hz: float, voices: int, seed: int = 1, sweeps: bo
         phase = k / 100.0
         events.append((phase, bytes([0xB0, 1, int(63.5 + 63.5 * math.sin(phase * 0.7))])))
         events.append((phase + 0.005, bytes([0xB0, 71, int(63.5 + 63.5 * math.sin(phase * 0.31))])))
+    if program_every_s > 0:  # preset switches (the soak): every preset slot in turn
+        for k in range(int(seconds / program_every_s)):
+            events.append(((k + 1) * program_every_s, bytes([0xC0, (k + 1) % 8])))
     return sorted(events, key=lambda e: e[0])
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
 
 
 def main() -> int:
@@ -60,6 +74,8 @@ def main() -> int:
                         help="measure the floor: benchmarks/floor_client.py (a sine on the same audio path) "
                              "in place of the synth, same harness and load")
     parser.add_argument("--no-sweeps", action="store_true", help="no knob sweeps (no new latents)")
+    parser.add_argument("--program-every", type=float, default=0.0, metavar="S",
+                        help="switch presets (program change) every S seconds: the soak of issue 6")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
     server_realtime = jack_server_realtime()  # before the run: a client joining mid-run jolts the graph
@@ -76,7 +92,9 @@ def main() -> int:
         from tests.test_live_jack import _midi_port
 
         player.start(None if args.floor else _midi_port("gansynth-stress"), ["PortAudio:out_0", "PortAudio:out_1"])
-        events = score(args.seconds, args.rate, args.voices, sweeps=not args.no_sweeps)
+        events = score(args.seconds, args.rate, args.voices, sweeps=not args.no_sweeps,
+                       program_every_s=args.program_every)
+        rss: list[tuple[float, float]] = []  # (s, MB) of the synth process, every 10 s
         zero = player.frame_now() + int(0.5 * player.rate)
         # Feed the schedule in slices so the client's queue stays small.
         fed, started = 0, time.time()
@@ -85,6 +103,9 @@ def main() -> int:
             while fed < len(events) and events[fed][0] < horizon:
                 player.queue.append((zero + int(events[fed][0] * player.rate), events[fed][1], 0))
                 fed += 1
+            elapsed = time.time() - started
+            if elapsed >= 10.0 * (len(rss) + 1) and proc.poll() is None:
+                rss.append((round(elapsed), round(rss_mb(proc.pid), 1)))
             time.sleep(0.1)
         audio = player.recorded(zero, args.seconds).mean(axis=1)
         code, err = stop_synth(proc)
@@ -111,6 +132,13 @@ def main() -> int:
                f"(at s, wall ms, CPU ms, events): {stats.get('slow_blocks', [])[:20]}; GC pauses over 1 ms "
                f"(at s, generation, ms): {stats.get('gc_pauses', [])[:20]}; engine loop gaps over 2 blocks "
                f"(at s, ms): {stats.get('engine_stalls', [])[:20]}")
+    if rss:  # 10 s: after warm-up; 120 s: the note cache is full (steady state)
+        steady = next(((t, r) for t, r in rss if t >= 120), rss[0])
+        details += (f"; resident memory {rss[0][1]:.1f} MB at {rss[0][0]} s, {steady[1]:.1f} MB at {steady[0]} s, "
+                    f"{rss[-1][1]:.1f} MB at {rss[-1][0]} s (growth since {steady[0]} s: "
+                    f"{rss[-1][1] - steady[1]:+.1f} MB; peak {max(r for _, r in rss):.1f} MB)")
+    if args.program_every:
+        details += f"; preset switch every {args.program_every:g} s"
     print(details)
     if not args.no_append:
         flag = " --floor" if args.floor else ""
