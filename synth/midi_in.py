@@ -38,16 +38,33 @@ def quiet_c_stderr():
 
 
 @dataclass
-class MidiInputs:
+class MidiSource:
+    """What every live MIDI input shares: its ports as ``(port, name)`` and the events taken."""
+
+    ports: list = field(default_factory=list)
+    received: int = 0
+    last: MidiEvent | None = None
+
+    def _take(self, raw, out: list) -> None:
+        """Parse one raw message; a valid event goes to ``out`` as ``(0, event)``."""
+        event = from_bytes(raw)
+        if event is not None:
+            out.append((0, event))
+            self.received += 1
+            self.last = event
+
+    @property
+    def names(self) -> list[str]:
+        return [name for _, name in self.ports]
+
+
+@dataclass
+class MidiInputs(MidiSource):
     """Open rtmidi (ALSA) inputs, drained by the engine thread with :meth:`poll`.
 
     No Python callback: rtmidi queues messages in C (its own lock-free queue) and the
     engine takes them between blocks, so rtmidi's thread never waits for the GIL.
     """
-
-    ports: list = field(default_factory=list)  # (MidiIn, name)
-    received: int = 0
-    last: MidiEvent | None = None
 
     def poll(self, out: list, budget: int = MAX_EVENTS_PER_POLL) -> None:
         """Append up to ``budget`` waiting events to ``out`` as ``(0, event)``; the rest wait in
@@ -58,15 +75,7 @@ class MidiInputs:
                 if message is None:
                     break
                 budget -= 1
-                event = from_bytes(message[0])
-                if event is not None:
-                    out.append((0, event))
-                    self.received += 1
-                    self.last = event
-
-    @property
-    def names(self) -> list[str]:
-        return [name for _, name in self.ports]
+                self._take(message[0], out)
 
     def close(self) -> None:
         for midi_in, _ in self.ports:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import MidiError
-from .events import MidiEvent, from_bytes
+from .midi_in import MidiSource
 
 QUEUE_LIMIT = 8192  # events held between polls; beyond it the oldest drop (a flood stays bounded)
 MAX_EVENT_BYTES = 3  # channel messages only: SysEx, clock and sensing are not for the synth
@@ -37,14 +37,10 @@ def _import_jack():
 
 
 @dataclass
-class JackMidiInputs:
-    """One JACK client with one MIDI input port per source; same interface as ``MidiInputs``."""
+class JackMidiInputs(MidiSource):
+    """One JACK client with one MIDI input port per source (``ports``: (jack port, display name))."""
 
     client: object = None
-    ports: list = field(default_factory=list)  # (jack port, display name)
-    received: int = 0
-    dropped: int = 0
-    last: MidiEvent | None = None
     server_gone: bool = False
     cycles: int = 0  # JACK cycles in which the ports were read (the engine times its blocks by it)
     _queue: collections.deque = field(default_factory=lambda: collections.deque(maxlen=QUEUE_LIMIT))
@@ -67,15 +63,7 @@ class JackMidiInputs:
             except IndexError:
                 break
             budget -= 1
-            event = from_bytes(raw)
-            if event is not None:
-                out.append((0, event))
-                self.received += 1
-                self.last = event
-
-    @property
-    def names(self) -> list[str]:
-        return [name for _, name in self.ports]
+            self._take(raw, out)
 
     def close(self) -> None:
         if self.client is not None:
