@@ -41,6 +41,8 @@ from .model import GeneratorModel
 SWAP_FADE_BLOCKS = 8  # the old model's voices fade out over this many blocks after a hot-swap
 ENGINE_RT_PRIORITY = 60  # below JACK's own real-time threads (70+), above everything else
 RECEIVER_RT_PRIORITY = 50  # the note receiver: below the engine
+WARM_SLICE = 128  # hot-swap warm-up requests queued at once (the worker's queue keeps 256)
+WARM_TIMEOUT_S = 60.0
 STALL_TIMEOUT_S = 0.75  # a device that takes no audio for this long is gone
 
 
@@ -224,18 +226,41 @@ class LiveHost:
             raise self.error
         return self.stats
 
-    def _warm(self, synth: Synth, rate: int, block: int) -> None:
+    def _warm(self, synth: Synth, rate: int, block: int, playing: bool = False) -> None:
         """Generate every key at every velocity bucket before the sound starts (a few seconds), so
         the first notes played need no inference; one velocity per key stays pinned as stand-ins.
-        (Generating them in the background while playing made the first seconds drop out.)"""
+        (Generating them in the background while playing made the first seconds drop out.)
+        ``playing``: a hot-swap while the old model plays; the new model's worker process does
+        the work, so this process's GIL stays free for the engine."""
         synth.realtime = True
         synth.prepare(rate, block)
         m = synth.manifest
         keys = range(max(0, m.pitch_min - 12), min(127, m.pitch_max + 12) + 1)
-        synth.prefetch_notes([(0, key, 100) for key in keys], pin=True)
         buckets = synth.settings["engine.velocity_buckets"]
         velocities = [min(127, int((b + 0.5) * 128 / buckets)) for b in range(buckets)]
-        synth.prefetch_notes([(0, key, v) for v in velocities for key in range(m.pitch_min, m.pitch_max + 1)])
+        stand_ins = [(0, key, 100) for key in keys]
+        rest = [(0, key, v) for v in velocities for key in range(m.pitch_min, m.pitch_max + 1)]
+        if playing and synth.bank.worker_kind == "process":
+            self._generate_elsewhere(synth, stand_ins, pin=True)
+            self._generate_elsewhere(synth, rest)
+            return
+        synth.prefetch_notes(stand_ins, pin=True)
+        synth.prefetch_notes(rest)
+
+    def _generate_elsewhere(self, synth: Synth, notes: list[tuple[int, int, int]], pin: bool = False) -> None:
+        """Queue ``notes`` for the worker process in slices its queue holds and wait for each."""
+        for start in range(0, len(notes), WARM_SLICE):
+            requests = [synth._note_request(c, n, v)[:3] for c, n, v in notes[start:start + WARM_SLICE]]
+            for request in requests:
+                synth.bank.request(*request)
+            deadline = time.perf_counter() + WARM_TIMEOUT_S
+            while not all(synth.bank.get(key) is not None for key, _, _ in requests):
+                if self.stop.is_set() or time.perf_counter() > deadline or synth.bank.worker_kind != "process":
+                    synth.bank.ensure(requests)  # the worker is gone or slow: finish here
+                    break
+                time.sleep(0.05)
+            if pin:
+                synth.bank.pin([key for key, _, _ in requests])
 
     def _engine_loop(self, started: float) -> None:
         period = self.options.blocksize / self.synth.sample_rate
@@ -408,7 +433,7 @@ class LiveHost:
             try:
                 model = GeneratorModel.load(path, device="cpu", threads=1)
                 new = Synth(model, self.synth.settings, [p for p in self.synth.presets])
-                self._warm(new, self.rate, self.options.blocksize)
+                self._warm(new, self.rate, self.options.blocksize, playing=True)
             except SynthError as error:
                 self.say(f"kept the current model: {error}")
                 continue
