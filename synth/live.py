@@ -2,16 +2,18 @@
 
 Threads::
 
-    rtmidi (its C queue, polled) ---------------+
+    ALSA MIDI (rtmidi's C queue, polled) -------+
+    JACK MIDI (JACK-Client: a bounded deque) ---+
     OSC / UI / model watcher --(deque of actions)-+--> engine thread --(FrameRing)--> audio callback
+    MIDI port watcher (says when a source goes or comes back, reconnects it)
 
-rtmidi queues MIDI in C and the engine polls it (no Python runs on a MIDI or JACK
-thread, see :mod:`synth.midi_in`); control threads only queue actions;
-the engine thread applies them between blocks and renders ahead into the ring
-(inference happens here or on the note worker, never in the callback); the
-audio callback only copies from the ring (see :mod:`synth.audio_out`: by default
-rtmixer's C callback, which never waits for Python). Latency from a key press to
-sound is the ring's fill target plus one block.
+ALSA MIDI is queued in C by rtmidi and polled by the engine; JACK MIDI is copied into a
+bounded deque by a few lines of Python on JACK's thread (see :mod:`synth.midi_jack` for why
+not rtmidi there). Control threads only queue actions; the engine thread applies them
+between blocks and renders ahead into the ring (inference happens on the note worker
+process, or in a thread if that dies, never in the callback); the audio callback only copies
+from the ring (see :mod:`synth.audio_out`: by default rtmixer's C callback, which never waits
+for Python). Latency from a key press to sound is the ring's fill target plus one block.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ RECEIVER_RT_PRIORITY = 50  # the note receiver: below the engine
 WARM_SLICE = 128  # hot-swap warm-up requests queued at once (the worker's queue keeps 256)
 WARM_TIMEOUT_S = 60.0
 STALL_TIMEOUT_S = 0.75  # a device that takes no audio for this long is gone
+MIDI_WATCH_S = 0.5  # how often MIDI sources are checked for being unplugged or back
 
 
 @dataclass
@@ -133,6 +136,7 @@ class LiveHost:
         self._fading: list[tuple[Synth, int]] = []  # old synths after a hot-swap, blocks left
         self._retired: list[Synth] = []
         self._watcher: threading.Thread | None = None
+        self._midi_watcher: threading.Thread | None = None
         self._worker_reported: str | None = None
         self._started = time.perf_counter()
         self._block_ms = 1e9
@@ -175,6 +179,8 @@ class LiveHost:
             raise
         osc = self._start_osc()
         self._watcher = self._start_watcher()
+        self._midi_watcher = threading.Thread(target=self._watch_midi, name="midi-watcher", daemon=True)
+        self._midi_watcher.start()
         self._install_signals()
         started = self._started = time.perf_counter()
         host_api = sd.query_hostapis(info["hostapi"])["name"]
@@ -198,14 +204,15 @@ class LiveHost:
             # Counted now: once the engine stops, the callbacks until the stream closes underflow.
             self.stats.underflows = self.out.underflows
         finally:
+            self.stop.set()
             if self.error is None:
                 self.out.close()  # a dead JACK connection can hang PortAudio's close: leave it
             if ui:
                 ui.close()
+            self._midi_watcher.join(timeout=5)  # it uses the MIDI client: stop it before closing
             self.midi.close()
             if osc:
                 osc.close()
-            self.stop.set()
             if self._watcher is not None:
                 self._watcher.join(timeout=10)
             for synth in [self.synth, *self._retired]:
@@ -441,6 +448,17 @@ class LiveHost:
                 new.bank.stop_worker()
                 return
             self.submit(lambda host, new=new: host.swap_synth(new))
+
+    def _watch_midi(self) -> None:
+        """Say when a MIDI source goes away (the engine plays on) and when it is reconnected."""
+        while not self.stop.wait(MIDI_WATCH_S):
+            try:
+                news = self.midi.watch()
+            except Exception as exc:  # noqa: BLE001  watching is a courtesy: it must never stop the music
+                self.say(f"stopped watching MIDI ports ({exc})")
+                return
+            for line in news:
+                self.say(line)
 
     # -- OSC and UI ------------------------------------------------------------------------------
     def _start_osc(self):

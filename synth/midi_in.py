@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -44,6 +45,20 @@ class MidiSource:
     ports: list = field(default_factory=list)
     received: int = 0
     last: MidiEvent | None = None
+    gone: set = field(default_factory=set)  # sources that went away, by stable name
+
+    def watch(self) -> list[str]:
+        """Control thread, about twice a second: notice sources that went away (a keyboard
+        unplugged) or came back (reconnected here); returns what to tell the player."""
+        return []
+
+    def _went_away(self, name: str) -> str:
+        self.gone.add(name)
+        return f"MIDI port {name!r} went away; playing on, and it reconnects when the port returns"
+
+    def _came_back(self, name: str) -> str:
+        self.gone.discard(name)
+        return f"MIDI port {name!r} is back"
 
     def _take(self, raw, out: list) -> None:
         """Parse one raw message; a valid event goes to ``out`` as ``(0, event)``."""
@@ -66,6 +81,33 @@ class MidiInputs(MidiSource):
     engine takes them between blocks, so rtmidi's thread never waits for the GIL.
     """
 
+    virtual: bool = False
+    _lister: object = None  # an input of its own that only lists ports (the watch thread's)
+    _retired: list = field(default_factory=list)  # inputs replaced after a reconnect, closed at exit
+
+    def watch(self) -> list[str]:
+        if self.virtual or not self.ports:
+            return []
+        if self._lister is None:
+            self._lister = _new_midi_in()[0]
+        listed = self._lister.get_ports()
+        available = {stable_port_name(p): i for i, p in enumerate(listed)}
+        news = []
+        for n, (midi_in, name) in enumerate(list(self.ports)):
+            if name not in available:
+                if name not in self.gone:
+                    news.append(self._went_away(name))
+            elif name in self.gone:
+                # A replugged device is a new ALSA port: open it on a new input and swap that in
+                # (the engine thread polls the list; the old input is closed at exit, not under it).
+                fresh = _new_midi_in()[0]
+                fresh.ignore_types(sysex=True, timing=True, active_sense=True)
+                fresh.open_port(available[name])
+                self.ports[n] = (fresh, name)
+                self._retired.append(midi_in)
+                news.append(self._came_back(name))
+        return news
+
     def poll(self, out: list, budget: int = MAX_EVENTS_PER_POLL) -> None:
         """Append up to ``budget`` waiting events to ``out`` as ``(0, event)``; the rest wait in
         rtmidi's bounded queue for the next call (a flood cannot make one block slow)."""
@@ -78,9 +120,17 @@ class MidiInputs(MidiSource):
                 self._take(message[0], out)
 
     def close(self) -> None:
-        for midi_in, _ in self.ports:
+        for midi_in in [*(p for p, _ in self.ports), *self._retired]:
             midi_in.close_port()
+        if self._lister is not None:
+            self._lister.delete()
+            self._lister = None
         self.ports = []
+
+
+def stable_port_name(name: str) -> str:
+    """An ALSA port name without its client:port numbers, which change when a device is replugged."""
+    return re.sub(r"\s+\d+:\d+$", "", name)
 
 
 def _new_midi_in(api_choice: str = "alsa"):
@@ -120,7 +170,7 @@ def open_midi_inputs(api_choice: str, port_specs: list[str], virtual: str | None
 
 
 def _open_alsa(port_specs: list[str], virtual: str | None) -> MidiInputs:
-    inputs = MidiInputs()
+    inputs = MidiInputs(virtual=bool(virtual))
     first, api_name = _new_midi_in()
     first.ignore_types(sysex=True, timing=True, active_sense=True)
     if virtual:
@@ -147,5 +197,5 @@ def _open_alsa(port_specs: list[str], virtual: str | None) -> MidiInputs:
         midi_in = first if n == 0 else _new_midi_in(api_name)[0]
         midi_in.ignore_types(sysex=True, timing=True, active_sense=True)
         midi_in.open_port(index)
-        inputs.ports.append((midi_in, available[index]))
+        inputs.ports.append((midi_in, stable_port_name(available[index])))
     return inputs

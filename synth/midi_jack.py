@@ -41,6 +41,7 @@ class JackMidiInputs(MidiSource):
     """One JACK client with one MIDI input port per source (``ports``: (jack port, display name))."""
 
     client: object = None
+    connected: bool = False  # ports connected to sources (not a virtual port others connect to)
     server_gone: bool = False
     cycles: int = 0  # JACK cycles in which the ports were read (the engine times its blocks by it)
     _queue: collections.deque = field(default_factory=lambda: collections.deque(maxlen=QUEUE_LIMIT))
@@ -64,6 +65,26 @@ class JackMidiInputs(MidiSource):
                 break
             budget -= 1
             self._take(raw, out)
+
+    def watch(self) -> list[str]:
+        if not self.connected or self.client is None or self.server_gone:
+            return []
+        jack = _import_jack()
+        listed = {p.name for p in self.client.get_ports(is_midi=True)}
+        if self.ports[0][0].name not in listed:
+            return []  # not even our own port: the server is going, which the audio side reports
+        news = []
+        for port, name in self.ports:
+            if name not in listed:
+                if name not in self.gone:
+                    news.append(self._went_away(name))  # JACK has dropped the connection itself
+            elif name in self.gone:
+                try:
+                    self.client.connect(name, port)
+                except jack.JackError:
+                    continue  # registered but not ready: try again next time
+                news.append(self._came_back(name))
+        return news
 
     def close(self) -> None:
         if self.client is not None:
@@ -94,6 +115,7 @@ def open_jack_midi(port_specs: list[str], virtual: str | None, client_name: str 
             sources = _choose_sources(client, port_specs)
             for n, source in enumerate(sources):
                 inputs.ports.append((client.midi_inports.register(f"in_{n + 1}"), source.name))
+            inputs.connected = True
         client.set_process_callback(inputs._process)
         client.set_shutdown_callback(lambda *_: setattr(inputs, "server_gone", True))
         client.activate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 
@@ -146,3 +147,63 @@ def test_midi_flood_keeps_playing_and_stays_bounded(tmp_path):
     assert (blocks > 1e-4).mean() > 0.98, "the held note dropped out under the flood"
     assert _note_sounds(audio, rate, 57)
     print(f"\nMIDI flood: {summary['midi_events']} events reached the engine, underflows {summary['underflows']}")
+
+
+class _StderrLines:
+    """Reads a running synth's stderr on a thread, so a test can wait for a line with a timeout."""
+
+    def __init__(self, proc) -> None:
+        import threading
+
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=lambda: self.lines.extend(proc.stderr), daemon=True)
+        self.thread.start()
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [line for line in list(self.lines) if text in line]
+            if found:
+                return found[0]
+            time.sleep(0.02)
+        raise AssertionError(f"no line with {text!r} within {timeout} s: {self.lines}")
+
+
+def test_keyboard_unplugged_and_replugged_keeps_playing(tmp_path):
+    """The keyboard's MIDI port vanishes mid-play (its client closes, as a USB keyboard's does):
+    the synth says so within a second, plays on without an underflow, reconnects when a port
+    of that name comes back, and the note played on it sounds."""
+    stats = tmp_path / "stats.json"
+    keyboard = JackPlayer("gansynth-kbd", seconds=2)
+    keyboard.start(None, [])
+    recorder = JackPlayer("gansynth-kbd-rec")
+    proc = start_synth(None, "--midi-port", "gansynth-kbd:", "--stats", str(stats))
+    err = _StderrLines(proc)
+    try:
+        recorder.start(None, AUDIO)
+        keyboard.schedule([(0.0, bytes([0x90, 60, 100])), (0.4, bytes([0x80, 60, 0]))])
+        time.sleep(0.8)
+        keyboard.close()
+        unplugged = time.time()
+        line = err.wait_for("went away", timeout=3)
+        assert time.time() - unplugged < 1.5 and "gansynth-kbd:midi_out_0" in line
+        assert proc.poll() is None, "the synth stopped when its keyboard went away"
+
+        keyboard = JackPlayer("gansynth-kbd", seconds=2)
+        keyboard.start(None, [])
+        err.wait_for("is back", timeout=3)
+        zero = keyboard.schedule([(0.0, bytes([0x90, 67, 100])), (0.5, bytes([0x80, 67, 0]))])
+        time.sleep(1.2)
+        audio = recorder.recorded(zero, 0.6).mean(axis=1)  # one JACK clock for every client
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=10)
+        err.thread.join(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        keyboard.close()
+        recorder.close()
+    assert code == 0, "".join(err.lines)
+    summary = json.loads(stats.read_text())
+    assert _note_sounds(audio, recorder.rate, 67)
+    assert summary["notes_played"] == 2 and summary["underflows"] == 0

@@ -152,3 +152,13 @@ def test_onnx_loader_fuzz(tmp_path_factory, onnx_seed, onnx_fuzz_counter, edits,
     m = model.manifest
     audio = model.generate(np.ones((1, m.latent_dim), np.float32), np.array([m.pitch_min]))
     assert audio.shape == (1, m.num_samples) and np.isfinite(audio).all()
+
+
+def test_alsa_port_names_survive_a_replug():
+    """ALSA numbers a replugged keyboard's port anew; the name the host watches for must not change."""
+    from synth.midi_in import stable_port_name
+
+    before = stable_port_name("Keystation 49:Keystation 49 MIDI 1 24:0")
+    after = stable_port_name("Keystation 49:Keystation 49 MIDI 1 28:0")
+    assert before == after == "Keystation 49:Keystation 49 MIDI 1"
+    assert stable_port_name("gansynth-kbd:midi_out_0") == "gansynth-kbd:midi_out_0"
