@@ -8,8 +8,10 @@ each happened), JACK xruns seen by the test client, and the recording's silent g
 the result to docs/performance.md.
 
   .venv/bin/python benchmarks/live_stress.py --seconds 600
-  .venv/bin/python benchmarks/live_stress.py --seconds 600 --program-every 5   # the soak: + preset
-      switches, and the synth's resident memory every 10 s (growth counted once the cache is full)
+  .venv/bin/python benchmarks/live_stress.py --seconds 600 --program-every 5 --probe-every 20
+      # the soak: + preset switches, the synth's resident memory every 10 s (growth counted once
+      # the cache is full), and event latency: every 20 s the playing pauses (notes released, knobs
+      # still sweeping) and one probe note's onset is measured against its MIDI event's frame
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import argparse
 import datetime as dt
 import json
 import math
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,21 +32,37 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from render_vs_fluidsynth import machine  # noqa: E402
 
+from synth.bench import machine_description as machine  # noqa: E402
 from synth.live import jack_server_realtime  # noqa: E402
 from tests.jack_harness import JackPlayer, start_synth, stop_synth  # noqa: E402
 
+PROBE_NOTE, PROBE_HOLD_S = 69, 0.25
+PROBE_QUIET_S = 1.5  # before a probe, no note sounds for this long (releases die away)
+ONSET_LEVEL = 1e-7  # as tests/test_live_jack.py: the first sample above this is the onset
+
+
+def probe_times(seconds: float, every_s: float) -> list[float]:
+    """Every ``every_s`` seconds, nudged by 0.7 ms per probe so they land at different points of a
+    block (otherwise every probe would wait the same fraction of a period)."""
+    if every_s <= 0:
+        return []
+    return [every_s * k + 0.0007 * k for k in range(1, int(seconds / every_s))]
+
 
 def score(seconds: float, rate_hz: float, voices: int, seed: int = 1, sweeps: bool = True,
-          program_every_s: float = 0.0) -> list[tuple[float, bytes]]:
+          program_every_s: float = 0.0, probe_every_s: float = 0.0) -> list[tuple[float, bytes]]:
     rng = np.random.default_rng(seed)
     hold = voices / rate_hz  # notes held this long keep `voices` sounding
-    events = []
+    probes = probe_times(seconds, probe_every_s)
+    events = [e for p in probes for e in ((p, bytes([0x90, PROBE_NOTE, 100])),
+                                          (p + PROBE_HOLD_S, bytes([0x80, PROBE_NOTE, 0])))]
     t = 0.0
     while t < seconds:
         note = int(rng.integers(36, 85))
-        events += [(t, bytes([0x90, note, int(rng.integers(40, 127))])), (t + hold, bytes([0x80, note, 0]))]
+        velocity = int(rng.integers(40, 127))
+        if not any(p - hold - PROBE_QUIET_S <= t < p + PROBE_HOLD_S + 0.5 for p in probes):
+            events += [(t, bytes([0x90, note, velocity])), (t + hold, bytes([0x80, note, 0]))]
         t += 1.0 / rate_hz
     for k in range(int(seconds * 100) if sweeps else 0):  # two knobs swept at 100 Hz
         phase = k / 100.0
@@ -54,6 +74,37 @@ def score(seconds: float, rate_hz: float, voices: int, seed: int = 1, sweeps: bo
     return sorted(events, key=lambda e: e[0])
 
 
+def probe_latencies(audio: np.ndarray, rate: int, probes: list[float]) -> tuple[list[int], int]:
+    """Frames from each probe's MIDI event to its first sounding sample, for probes heard over a
+    silent background; and how many probes had no silent background (not measured)."""
+    latencies, noisy = [], 0
+    for p in probes:
+        at = int(p * rate)
+        before = np.nan_to_num(audio[at - int(0.05 * rate):at], nan=1.0)
+        if np.abs(before).max() > ONSET_LEVEL:
+            noisy += 1
+            continue
+        loud = np.nonzero(np.abs(np.nan_to_num(audio[at:at + int(0.3 * rate)])) > ONSET_LEVEL)[0]
+        if len(loud):
+            latencies.append(int(loud[0]))
+    return latencies, noisy
+
+
+def freeze_report(freezes: dict, stats: dict) -> str:
+    """Whole-machine freezes seen by benchmarks/freeze_watch.py, and which underflows followed one."""
+    found = freezes.get("freezes", [])
+    if not freezes:
+        return "; freeze watch gave no report"
+    origin = stats.get("clock_origin", 0.0)
+    after_freeze = [at for at in stats.get("underflow_at_s", [])
+                    if any(start - 0.01 <= origin + at <= start + ms / 1000.0 + 0.1 for start, ms in found)]
+    longest = max((ms for _, ms in found), default=0.0)
+    return (f"; machine freezes (a SCHED_FIFO 99 watchdog woke over {freezes['threshold_ms']:g} ms late; "
+            f"{freezes['policy']}): {len(found)}, longest {longest:.1f} ms, at s "
+            f"{[round(start - origin, 3) for start, _ in found][:20]}; underflows within 100 ms after a freeze: "
+            f"{len(after_freeze)} of {len(stats.get('underflow_at_s', []))}")
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process in MB (Linux /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -62,38 +113,20 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=600)
-    parser.add_argument("--rate", type=float, default=20.0, help="notes per second")
-    parser.add_argument("--voices", type=int, default=32)
-    parser.add_argument("--blocksize", type=int, default=128)
-    parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
-    parser.add_argument("--engine-priority", choices=("auto", "normal", "nice", "fifo"), default="auto")
-    parser.add_argument("--floor", action="store_true",
-                        help="measure the floor: benchmarks/floor_client.py (a sine on the same audio path) "
-                             "in place of the synth, same harness and load")
-    parser.add_argument("--no-sweeps", action="store_true", help="no knob sweeps (no new latents)")
-    parser.add_argument("--program-every", type=float, default=0.0, metavar="S",
-                        help="switch presets (program change) every S seconds: the soak of issue 6")
-    parser.add_argument("--no-append", action="store_true")
-    args = parser.parse_args()
-    server_realtime = jack_server_realtime()  # before the run: a client joining mid-run jolts the graph
-    with tempfile.TemporaryDirectory() as tmp:
-        stats_path = Path(tmp) / "stats.json"
-        floor = [sys.executable, str(ROOT / "benchmarks/floor_client.py"), "--stats", str(stats_path),
-                 "--blocksize", str(args.blocksize), "--audio-backend", args.audio_backend,
-                 "--engine-priority", args.engine_priority]
-        proc = start_synth(None if args.floor else "gansynth-stress", "--stats", str(stats_path), "--blocksize",
-                           str(args.blocksize), "--audio-backend", args.audio_backend,
-                           "--engine-priority", args.engine_priority,
-                           command=floor if args.floor else None)
+def play_score(args, events: list, stats_path: Path, watch: subprocess.Popen):
+    """Start the synth (or the floor), play ``events`` into it and record; stop everything."""
+    floor = [sys.executable, str(ROOT / "benchmarks/floor_client.py"), "--stats", str(stats_path),
+             "--blocksize", str(args.blocksize), "--audio-backend", args.audio_backend,
+             "--engine-priority", args.engine_priority]
+    proc = start_synth(None if args.floor else "gansynth-stress", "--stats", str(stats_path), "--blocksize",
+                       str(args.blocksize), "--audio-backend", args.audio_backend,
+                       "--engine-priority", args.engine_priority,
+                       command=floor if args.floor else None)
+    try:
         player = JackPlayer("gansynth-stress-client", seconds=args.seconds + 5)
         from tests.test_live_jack import _midi_port
 
         player.start(None if args.floor else _midi_port("gansynth-stress"), ["PortAudio:out_0", "PortAudio:out_1"])
-        events = score(args.seconds, args.rate, args.voices, sweeps=not args.no_sweeps,
-                       program_every_s=args.program_every)
         rss: list[tuple[float, float]] = []  # (s, MB) of the synth process, every 10 s
         zero = player.frame_now() + int(0.5 * player.rate)
         # Feed the schedule in slices so the client's queue stays small.
@@ -110,10 +143,49 @@ def main() -> int:
         audio = player.recorded(zero, args.seconds).mean(axis=1)
         code, err = stop_synth(proc)
         player.close()
-        if not stats_path.exists():
-            print(f"synth play ended with code {code} and wrote no stats:\n{err}", file=sys.stderr)
-            return 1
-        stats = json.loads(stats_path.read_text())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    watch.send_signal(signal.SIGTERM)
+    freezes = json.loads(watch.communicate(timeout=10)[0] or "{}")
+    if not stats_path.exists():
+        print(f"synth play ended with code {code} and wrote no stats:\n{err}", file=sys.stderr)
+        return None
+    return audio, code, json.loads(stats_path.read_text()), rss, freezes, player.xruns, player.rate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=600)
+    parser.add_argument("--rate", type=float, default=20.0, help="notes per second")
+    parser.add_argument("--voices", type=int, default=32)
+    parser.add_argument("--blocksize", type=int, default=128)
+    parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
+    parser.add_argument("--engine-priority", choices=("auto", "normal", "nice", "fifo"), default="auto")
+    parser.add_argument("--floor", action="store_true",
+                        help="measure the floor: benchmarks/floor_client.py (a sine on the same audio path) "
+                             "in place of the synth, same harness and load")
+    parser.add_argument("--no-sweeps", action="store_true", help="no knob sweeps (no new latents)")
+    parser.add_argument("--program-every", type=float, default=0.0, metavar="S",
+                        help="switch presets (program change) every S seconds: the soak of issue 6")
+    parser.add_argument("--probe-every", type=float, default=0.0, metavar="S",
+                        help="pause the playing every S seconds and measure one probe note's latency")
+    parser.add_argument("--no-append", action="store_true")
+    args = parser.parse_args()
+    server_realtime = jack_server_realtime()  # before the run: a client joining mid-run jolts the graph
+    events = score(args.seconds, args.rate, args.voices, sweeps=not args.no_sweeps,
+                   program_every_s=args.program_every, probe_every_s=args.probe_every)
+    watch = subprocess.Popen([sys.executable, str(ROOT / "benchmarks/freeze_watch.py")], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = play_score(args, events, Path(tmp) / "stats.json", watch)
+    finally:  # a failed run leaves no watchdog behind (play_score stops the synth)
+        if watch.poll() is None:
+            watch.kill()
+    if result is None:
+        return 1
+    audio, code, stats, rss, freezes, xruns, rate = result
     missed = int(np.isnan(audio).sum())
     level = np.abs(np.nan_to_num(audio))
     block = args.blocksize
@@ -124,7 +196,7 @@ def main() -> int:
              "client-missed frames | JACK xruns | peak render ms | notes played |\n"
              "|---|---|---|---|---|---|---|---|---|---|---|\n"
              f"| {who} | {args.seconds:.0f} | {args.rate:.0f} | {args.voices} | {block} | {stats['underflows']} | "
-             f"{silent_blocks} | {missed} | {player.xruns} | {stats['peak_render_ms']:.2f} | "
+             f"{silent_blocks} | {missed} | {xruns} | {stats['peak_render_ms']:.2f} | "
              f"{stats['notes_played']} |\n")
     print(table)
     details = (f"exit code {code}; backend {stats['audio_backend']}; engine thread {stats['engine_priority']}; "
@@ -132,6 +204,7 @@ def main() -> int:
                f"(at s, wall ms, CPU ms, events): {stats.get('slow_blocks', [])[:20]}; GC pauses over 1 ms "
                f"(at s, generation, ms): {stats.get('gc_pauses', [])[:20]}; engine loop gaps over 2 blocks "
                f"(at s, ms): {stats.get('engine_stalls', [])[:20]}")
+    details += freeze_report(freezes, stats)
     if rss:  # 10 s: after warm-up; 120 s: the note cache is full (steady state)
         steady = next(((t, r) for t, r in rss if t >= 120), rss[0])
         details += (f"; resident memory {rss[0][1]:.1f} MB at {rss[0][0]} s, {steady[1]:.1f} MB at {steady[0]} s, "
@@ -139,9 +212,18 @@ def main() -> int:
                     f"{rss[-1][1] - steady[1]:+.1f} MB; peak {max(r for _, r in rss):.1f} MB)")
     if args.program_every:
         details += f"; preset switch every {args.program_every:g} s"
+    if args.probe_every and not args.floor:
+        latencies, noisy = probe_latencies(audio, rate, probe_times(args.seconds, args.probe_every))
+        if latencies:
+            details += (f"; event latency over {len(latencies)} probes (MIDI event frame to first sound): "
+                        f"p50 {np.percentile(latencies, 50):.0f}, p99 {np.percentile(latencies, 99):.0f}, "
+                        f"max {max(latencies)} frames")
+        details += f" ({noisy} probes not over silence)" if noisy else ""
     print(details)
     if not args.no_append:
         flag = " --floor" if args.floor else ""
+        flag += f" --program-every {args.program_every:g}" if args.program_every else ""
+        flag += f" --probe-every {args.probe_every:g}" if args.probe_every else ""
         server = "real-time (`jackd -R`)" if server_realtime else "`--no-realtime`"
         with open(ROOT / "docs" / "performance.md", "a") as handle:
             handle.write(f"\n### Live stress through JACK, {dt.date.today()}\n\nMachine: {machine()}; JACK dummy "

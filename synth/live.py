@@ -91,6 +91,7 @@ class LiveStats:
     slow_blocks: list[tuple[float, float, float, int]] = field(default_factory=list)
     engine_stalls: list[tuple[float, float]] = field(default_factory=list)  # (at s, ms) loop gaps over 2 blocks
     gc_pauses: list[tuple[float, int, float]] = field(default_factory=list)  # (at s, generation, ms) over 1 ms
+    clock_origin: float = 0.0  # CLOCK_MONOTONIC seconds of "at s" = 0, to line the times up with other tools
 
 
 def find_output_device(spec: str | None) -> int:
@@ -182,7 +183,7 @@ class LiveHost:
         self._midi_watcher = threading.Thread(target=self._watch_midi, name="midi-watcher", daemon=True)
         self._midi_watcher.start()
         self._install_signals()
-        started = self._started = time.perf_counter()
+        started = self._started = self.stats.clock_origin = time.perf_counter()
         host_api = sd.query_hostapis(info["hostapi"])["name"]
         self.stats.engine_priority = _raise_priority(choose_priority(opts.engine_priority, host_api))
         self.say(f"playing {self.synth.manifest.name} on {self.synth.model.device_description}: audio {info['name']!r} "

@@ -1,0 +1,47 @@
+"""Watch for moments when the whole machine stops: no thread runs, not even the highest priority.
+
+A thread at SCHED_FIFO 99 (above JACK and the synth) sleeps 1 ms at a time and records each
+wake-up that comes more than --threshold-ms late, as (CLOCK_MONOTONIC s, ms late). Nothing on
+the machine can hold it off except the kernel or the hypervisor, so a late wake-up here means
+every thread stood still: on a virtual machine, the host paused it. live_stress.py runs this
+beside the synth and lines its underflows up with these freezes. Prints JSON on SIGTERM.
+
+  .venv/bin/python benchmarks/freeze_watch.py --threshold-ms 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threshold-ms", type=float, default=4.0)
+    args = parser.parse_args()
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(99))
+        policy = "SCHED_FIFO 99"
+    except OSError:
+        policy = "normal (no real-time permission: freezes and ordinary preemption look alike)"
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    late: list[tuple[float, float]] = []
+    threshold = args.threshold_ms / 1000.0
+    last = time.monotonic()
+    while not stop:
+        time.sleep(0.001)
+        now = time.monotonic()
+        if now - last - 0.001 > threshold and len(late) < 1000:
+            late.append((round(last, 4), round((now - last - 0.001) * 1000.0, 2)))
+        last = now
+    print(json.dumps({"policy": policy, "threshold_ms": args.threshold_ms, "freezes": late}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
