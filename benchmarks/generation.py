@@ -1,6 +1,7 @@
-"""Generation speed of a plugin on the CPU: per-call latency and real-time factor by batch size.
+"""Generation speed of a plugin: per-call latency and real-time factor by batch size (1, 8, 32, 61).
 
-Appends a table to docs/performance.md. Run: .venv/bin/python benchmarks/generation.py [--model M]
+The same measurement as `synth bench`, appended to docs/performance.md with the machine and
+the command. Run: .venv/bin/python benchmarks/generation.py [--model M] [--threads N] [--device D]
 """
 
 from __future__ import annotations
@@ -8,46 +9,33 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-
-from synth.model import GeneratorModel
-
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from render_vs_fluidsynth import machine  # noqa: E402
+sys.path.insert(0, str(ROOT))
+from synth.bench import generation_table, machine_description, measure_generation  # noqa: E402
+from synth.model import GeneratorModel  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", default=None)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: every core)")
     parser.add_argument("--calls", type=int, default=30)
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
-    model = GeneratorModel.load(args.model, device="cpu", threads=args.threads)
-    m = model.manifest
-    rows = ["| batch | p50 ms | p99 ms | real-time factor |", "|---|---|---|---|"]
-    for batch in (1, 8, 32):
-        z = np.random.default_rng(0).standard_normal((batch, m.latent_dim)).astype(np.float32)
-        pitch = np.full(batch, 60)
-        model.generate(z, pitch)
-        times = []
-        for _ in range(args.calls):
-            started = time.perf_counter()
-            model.generate(z, pitch)
-            times.append(time.perf_counter() - started)
-        p50, p99 = np.percentile(times, 50), np.percentile(times, 99)
-        rows.append(f"| {batch} | {1000 * p50:.1f} | {1000 * p99:.1f} | {batch * m.duration_s / p50:.0f}x |")
-    table = "\n".join(rows) + "\n"
+    model = GeneratorModel.load(args.model, device=args.device, threads=args.threads)
+    table = generation_table(measure_generation(model, calls=args.calls))
     print(table)
     if not args.no_append:
+        flags = "".join(f" --{k} {v}" for k, v in (("model", args.model), ("device", args.device),
+                                                   ("threads", args.threads)) if v)
         with open(ROOT / "docs" / "performance.md", "a") as handle:
-            handle.write(f"\n### Generation, {m.name}, CPU, {args.threads} thread(s), {dt.date.today()}\n\n"
-                         f"Machine: {machine()}. Command: `.venv/bin/python benchmarks/generation.py "
-                         f"--threads {args.threads}`\n\n{table}")
+            handle.write(f"\n### Generation, {model.manifest.name} ({model.path.name}), "
+                         f"{model.device_description}, {args.threads or 'all'} thread(s), {dt.date.today()}\n\n"
+                         f"Machine: {machine_description()}. Command: `.venv/bin/python benchmarks/generation.py"
+                         f"{flags}`\n\n{table}")
     return 0
 
 

@@ -23,6 +23,7 @@ COMMANDS = {
     "train": "Train a generator from a TOML config.",
     "dataset": "Build a training data set of single notes.",
     "eval": "Judge a model: pitch accuracy, Fréchet ratio, NDB, spectrogram grid.",
+    "bench": "Measure how fast a model generates notes on this machine.",
 }
 
 

@@ -1,0 +1,44 @@
+"""synth bench: how fast a model generates notes on this machine, by batch size."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import SynthError
+
+EXAMPLE = "example:\n  synth bench                      (the default model, every CPU core)\n" \
+          "  synth bench my.onnx --threads 1 --batches 1,8"
+
+
+def _batches(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of batch sizes") from None
+    if not values or min(values) < 1 or max(values) > 1024:
+        raise argparse.ArgumentTypeError("batch sizes run from 1 to 1024")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, nargs="?", help="plugin file (default: the built-in model)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: every core)")
+    parser.add_argument("--batches", type=_batches, default=None, help="batch sizes (1,8,32,61)")
+    parser.add_argument("--calls", type=int, default=30, help="timed calls per batch size (30)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bench import BATCHES, generation_table, machine_description, measure_generation
+    from ..model import GeneratorModel
+
+    if args.calls < 1 or args.threads < 0:
+        raise SynthError("--calls must be 1 or more and --threads 0 or more")
+    model = GeneratorModel.load(args.model, device=args.device, threads=args.threads)
+    rows = measure_generation(model, args.batches or BATCHES, args.calls)
+    threads = args.threads or "all"
+    print(f"{model.manifest.name} ({model.path.name}) on {model.device_description}, {threads} thread(s); "
+          f"{machine_description()}\n")
+    print(generation_table(rows), end="")
+    return 0
