@@ -13,7 +13,7 @@ import io
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,19 @@ from training.models import build_generator
 from training.train import load_checkpoint
 
 from .directions import pca_directions
+from .variants import optimized, stamp, static_batch
 
 OPSET = 17
 NUM_KNOBS = 9
+
+
+@dataclass
+class VariantReport:
+    variant: str
+    path: Path
+    max_abs_error: float  # against torch, on the same notes as every other variant
+    size_bytes: int
+    weights_sha256: str
 
 
 @dataclass
@@ -42,6 +52,7 @@ class ExportReport:
     parity_batch: int
     size_bytes: int
     explained_variance: list[float]  # per knob direction (empty: random directions)
+    variants: list[VariantReport] = field(default_factory=list)  # the main file first
 
 
 def random_directions(latent_dim: int, count: int, seed: int) -> np.ndarray:
@@ -88,11 +99,19 @@ def build_manifest(config: dict[str, Any], name: str, data_description: str, ste
     )
 
 
+def variant_path(output: Path, variant: str) -> Path:
+    """``my.onnx`` -> ``my.optimized.onnx``, ``my.batch8.onnx``."""
+    return output.with_name(f"{output.stem}.{variant}{output.suffix or '.onnx'}")
+
+
 def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None, use_ema: bool = True,
-                      tolerance: float = 1e-4, parity_batch: int = 8, pca_samples: int = 256) -> ExportReport:
+                      tolerance: float = 1e-4, parity_batch: int = 8, pca_samples: int = 256,
+                      optimize: bool = False, static_batches: tuple[int, ...] = ()) -> ExportReport:
     """Export ``checkpoint`` to ``output``; raise :class:`ModelError` if parity fails.
 
     ``pca_samples`` latents are used to find the knob directions by PCA (0: seeded random directions).
+    ``optimize`` and ``static_batches`` also write those variants beside ``output``
+    (:func:`variant_path`), each checked against torch like the main file.
     """
     state = load_checkpoint(Path(checkpoint))
     config = state["config"]
@@ -111,8 +130,24 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
-
     output = Path(output)
+    written = [_write_checked(stamp(proto, "fp32"), output, generator, tolerance, parity_batch, config["seed"], "fp32")]
+    if optimize:
+        variant = optimized(proto)
+        written.append(_write_checked(stamp(variant, "optimized"), variant_path(output, "optimized"), generator,
+                                      tolerance, parity_batch, config["seed"], "optimized"))
+    for batch in static_batches:
+        variant = static_batch(proto, batch)
+        written.append(_write_checked(stamp(variant, f"batch{batch}"), variant_path(output, f"batch{batch}"),
+                                      generator, tolerance, parity_batch, config["seed"], f"batch{batch}"))
+    variance = [float(v) for v in found.explained_variance] if found else []
+    main = written[0]
+    return ExportReport(output, main.max_abs_error, parity_batch, main.size_bytes, variance, written)
+
+
+def _write_checked(proto: onnx.ModelProto, output: Path, generator: torch.nn.Module, tolerance: float,
+                   parity_batch: int, seed: int, variant: str) -> VariantReport:
+    """Write ``proto`` to a temporary file, check it against torch, then rename it to ``output``."""
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=output.name + ".", suffix=".partial", dir=output.parent)
@@ -126,15 +161,15 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
         except (OSError, ValueError) as exc:  # disk full, read-only: nothing published, the old file stays
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:160]
             raise SynthError(f"cannot write {output} ({reason}); any previous file there is unchanged") from None
-        error = parity_error(generator, GeneratorModel.load(tmp, device="cpu"), parity_batch, config["seed"])
+        error = parity_error(generator, GeneratorModel.load(tmp, device="cpu"), parity_batch, seed)
         if error > tolerance:
-            raise ModelError(f"ONNX output differs from torch by {error:.2e} (limit {tolerance:.0e}); "
+            raise ModelError(f"ONNX output ({variant}) differs from torch by {error:.2e} (limit {tolerance:.0e}); "
                              f"{output} was not written")
         publish(tmp, output)
     finally:
         tmp.unlink(missing_ok=True)
-    variance = [float(v) for v in found.explained_variance] if found else []
-    return ExportReport(output, error, parity_batch, output.stat().st_size, variance)
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    return VariantReport(variant, output, error, output.stat().st_size, metadata["weights_sha256"])
 
 
 @torch.no_grad()

@@ -84,6 +84,7 @@ class GeneratorModel:
     session: object
     provider: str
     fallback_reason: str | None = None  # why CUDA was asked for (device auto) but the CPU plays
+    static_batch: int | None = None  # a static-shape variant runs exactly this many notes per call
     _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
@@ -123,8 +124,9 @@ class GeneratorModel:
         if device == "cuda" and active != "CUDAExecutionProvider":
             raise ModelError(f"--device cuda was asked for but onnxruntime runs {path.name} on {active}",
                              hint="check the CUDA and cuDNN libraries, or use --device cpu")
+        batch_dim = next(spec.shape[0] for spec in inputs if spec.name == INPUT_LATENT)
         model = cls(path=path, manifest=manifest, sha256=_file_sha256(path), session=session, provider=active,
-                    fallback_reason=fallback)
+                    fallback_reason=fallback, static_batch=batch_dim if isinstance(batch_dim, int) else None)
         model._check_output_shape()
         return model
 
@@ -175,6 +177,9 @@ class GeneratorModel:
                 "rms": float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))}
 
     def _run(self, z: np.ndarray, pitch: np.ndarray | None, velocity: np.ndarray | None) -> np.ndarray:
+        fixed = self.static_batch
+        if fixed is not None and len(z) != fixed:
+            return self._run_in_fixed_batches(z, pitch, velocity, fixed)
         feeds = {INPUT_LATENT: np.ascontiguousarray(z, dtype=np.float32)}
         batch = feeds[INPUT_LATENT].shape[0]
         if self.manifest.pitch_conditioned:
@@ -186,6 +191,20 @@ class GeneratorModel:
             feeds[INPUT_VELOCITY] = np.asarray(vel, dtype=np.float32).reshape(batch)
         with self._run_lock:  # one run at a time: a crash was seen with two threads in run()
             return self.session.run([OUTPUT_AUDIO], feeds)[0]
+
+
+    def _run_in_fixed_batches(self, z, pitch, velocity, fixed: int) -> np.ndarray:
+        """A static-shape model takes exactly ``fixed`` notes: split the call, pad the last part by
+        repeating its last note, and drop the padding from the result."""
+        count = len(z)
+        padded = -(-count // fixed) * fixed
+        take = np.minimum(np.arange(padded), count - 1)
+        z = np.asarray(z)[take]
+        pitch = None if pitch is None else np.asarray(pitch).reshape(count)[take]
+        velocity = None if velocity is None else np.asarray(velocity).reshape(count)[take]
+        parts = [self._run(z[i:i + fixed], None if pitch is None else pitch[i:i + fixed],
+                           None if velocity is None else velocity[i:i + fixed]) for i in range(0, padded, fixed)]
+        return np.concatenate(parts)[:count]
 
 
 def _open_session(ort, path: Path, options, providers: list[str], device: str):

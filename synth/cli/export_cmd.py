@@ -19,6 +19,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs error vs torch (1e-4)")
     parser.add_argument("--pca-samples", type=int, default=256,
                         help="latents sampled to find the knob directions by PCA; 0 = random directions (256)")
+    parser.add_argument("--optimize", action="store_true",
+                        help="also write NAME.optimized.onnx: onnxruntime's offline graph optimisation (CPU)")
+    parser.add_argument("--static-batch", type=_batch_sizes, default=(), metavar="N[,N...]",
+                        help="also write NAME.batchN.onnx with the batch size fixed to N, for each N")
+
+
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of batch sizes") from None
+    if not sizes or min(sizes) < 1 or max(sizes) > 1024:
+        raise argparse.ArgumentTypeError("batch sizes run from 1 to 1024")
+    return tuple(dict.fromkeys(sizes))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,13 +46,19 @@ def run(args: argparse.Namespace) -> int:
         raise missing_training_extra("export", exc) from None
     try:
         report = export_checkpoint(args.checkpoint, args.output, name=args.name, use_ema=not args.no_ema,
-                                   tolerance=args.tolerance, pca_samples=args.pca_samples)
+                                   tolerance=args.tolerance, pca_samples=args.pca_samples,
+                                   optimize=args.optimize, static_batches=args.static_batch)
     except (RuntimeError, KeyError, EOFError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SynthError(f"cannot export {args.checkpoint} ({first[:200]})",
                          hint="is it a checkpoint written by `synth train`?") from None
     print(f"parity with torch: max abs error {report.max_abs_error:.2e} over {report.parity_batch} notes; "
           f"{report.size_bytes / 1e6:.1f} MB", file=sys.stderr)
+    if len(report.variants) > 1:
+        rows = ["| variant | file | max abs error vs torch | MB | weights sha256 |", "|---|---|---|---|---|"]
+        rows += [f"| {v.variant} | {v.path.name} | {v.max_abs_error:.2e} | {v.size_bytes / 1e6:.2f} | "
+                 f"{v.weights_sha256[:16]} |" for v in report.variants]
+        print("\n".join(rows), file=sys.stderr)
     if report.explained_variance:
         shares = " ".join(f"{100 * v:.0f}%" for v in report.explained_variance)
         print(f"knob directions by PCA, share of timbre variance per knob: {shares}", file=sys.stderr)
