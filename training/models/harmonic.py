@@ -89,8 +89,52 @@ class HarmonicGenerator(nn.Module):
         self.register_buffer("sine_basis", basis.to(torch.float32))  # [K, L]: one period per partial
         self.register_buffer("noise_bank", torch.from_numpy(
             noise_filterbank(num_noise_bands, noise_length, sample_rate)))
+        self._plan_noise(hop, noise_length)
         with torch.no_grad():  # start quiet on noise, so early training hears the harmonics
             self.head.bias[1 + num_harmonics:] = -4.0
+
+    def _plan_noise(self, hop: int, noise_length: int) -> None:
+        """Constants for :meth:`_noise`: the noise bank cut into control-frame segments.
+
+        Linear interpolation of the band gains (``F.interpolate``, ``align_corners=False``) puts
+        sample ``i`` between frames ``k - 1`` and ``k`` for ``i`` in ``[hop * k - hop / 2, hop * k + hop / 2)``,
+        at fraction ``(j + 0.5) / hop`` (``j``: the place in that segment). So each segment's noise
+        is two small matrix products, gains of frame ``k - 1`` and of ``k`` times the segment of the
+        bank, cross-faded, instead of interpolating every band to every sample and summing.
+        The bank repeats every ``noise_length`` samples, so ``noise_length / hop`` distinct
+        segments are stored (0.5 MB) and a batched product reuses them.
+        """
+        self.noise_hop = hop
+        if hop % 2 or noise_length % hop:
+            self.noise_period = None  # the general path below handles any shape
+            return
+        bands = self.noise_bank.shape[0]
+        period = noise_length // hop  # distinct segments
+        segments = self.num_frames + 1  # from -hop/2 to num_samples + hop/2
+        groups = -(-segments // period)
+        index = torch.arange(groups * period)
+        # Derived from the bank, so not saved: checkpoints from before this path load unchanged.
+        self.register_buffer("noise_left", (index - 1).clamp(0, self.num_frames - 1), persistent=False)
+        self.register_buffer("noise_right", index.clamp(0, self.num_frames - 1), persistent=False)
+        self.register_buffer("noise_fraction", (torch.arange(hop, dtype=torch.float32) + 0.5) / hop, persistent=False)
+        where = (hop * torch.arange(period)[:, None] - hop // 2 + torch.arange(hop)[None, :]) % noise_length
+        segments_of_bank = self.noise_bank[:, where].permute(1, 0, 2).contiguous()  # [P, bands, hop]
+        self.register_buffer("noise_segments", segments_of_bank, persistent=False)
+        self.noise_period, self.noise_groups, self.noise_bands = period, groups, bands
+
+    def _noise(self, gains: torch.Tensor) -> torch.Tensor:
+        """Sum over bands of (band gain, linearly interpolated to audio rate) x (band noise): ``[B, N]``."""
+        if self.noise_period is None:
+            gains = F.interpolate(gains, size=self.num_samples, mode="linear", align_corners=False)
+            repeats = self.num_samples // self.noise_bank.shape[1]
+            return (gains * self.noise_bank.repeat(1, repeats)[None]).sum(dim=1)
+        batch = gains.shape[0]
+        shape = (batch, self.noise_groups, self.noise_period, 1, self.noise_bands)
+        left = torch.matmul(gains[:, :, self.noise_left].transpose(1, 2).reshape(shape), self.noise_segments)
+        right = torch.matmul(gains[:, :, self.noise_right].transpose(1, 2).reshape(shape), self.noise_segments)
+        mixed = left + (right - left) * self.noise_fraction  # [B, groups, P, 1, hop]
+        start = self.noise_hop // 2
+        return mixed.reshape(batch, -1)[:, start:start + self.num_samples]
 
     def get_controls(self, z: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> dict[str, torch.Tensor]:
         """Network outputs as named controls at frame rate (``[B, ..., num_frames]``)."""
@@ -141,11 +185,7 @@ class HarmonicGenerator(nn.Module):
         here = read(base, left) * (1.0 - frac) + read(base, right) * frac
         there = read(nxt, left) * (1.0 - frac) + read(nxt, right) * frac
         harmonic = here + (there - here) * self.frame_fraction[None, :]
-        gains = F.interpolate(controls["noise_band_gains"], size=self.num_samples, mode="linear",
-                              align_corners=False)
-        repeats = self.num_samples // self.noise_bank.shape[1]
-        noise = (gains * self.noise_bank.repeat(1, repeats)[None]).sum(dim=1)
-        return harmonic + 0.05 * noise
+        return harmonic + 0.05 * self._noise(controls["noise_band_gains"])
 
     def forward(self, z: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
         return self.get_signal(self.get_controls(z, pitch, velocity))
