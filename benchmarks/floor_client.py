@@ -24,7 +24,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from synth.audio_out import open_output  # noqa: E402
-from synth.live import _raise_priority, choose_priority, find_output_device  # noqa: E402
+from synth.events import NOTE_OFF, NOTE_ON  # noqa: E402
+from synth.live import MidiCycleGate, _raise_priority, choose_priority, find_output_device  # noqa: E402
 
 
 def main() -> int:
@@ -35,12 +36,23 @@ def main() -> int:
     parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
     parser.add_argument("--stats", type=Path)
     parser.add_argument("--engine-priority", choices=("auto", "normal", "nice", "fifo"), default="auto")
+    parser.add_argument("--virtual-midi", metavar="NAME",
+                        help="a JACK MIDI input: the sine sounds while a key is held (the latency floor), "
+                             "blocks are timed against the MIDI read as in `synth play`")
     args = parser.parse_args()
     import sounddevice as sd
 
     device = find_output_device(args.audio_device)
     rate = int(sd.query_devices(device)["default_samplerate"])
     block, target = args.blocksize, args.blocksize * args.ring_blocks
+    midi = None
+    if args.virtual_midi:
+        from synth.midi_jack import open_jack_midi
+
+        midi = open_jack_midi([], args.virtual_midi, client_name="gansynth-floor")
+    gate = MidiCycleGate(block, block / rate)
+    silence = np.zeros((block, 2), np.float32)
+    held: set[int] = set()
     out = open_output(args.audio_backend, device, rate, block, 2, block * max(args.ring_blocks + 2, 4))
     period_frames = rate // 100 * block  # a whole number of blocks and of 400 Hz periods: seamless loop
     table = (0.2 * np.sin(2 * np.pi * 400.0 * np.arange(period_frames) / rate)).astype(np.float32)
@@ -59,7 +71,17 @@ def main() -> int:
     while not stop.is_set():
         wrote = False
         while out.fill < target and out.space() >= block:
-            out.write(stereo[position:position + block])
+            if midi is not None:
+                if gate.waiting(midi, out.fill):
+                    break
+                events: list = []
+                midi.poll(events)
+                for _, event in events:  # the same parsed events the synth gets
+                    if event.kind == NOTE_ON and event.b > 0:
+                        held.add(event.a)
+                    elif event.kind in (NOTE_ON, NOTE_OFF):
+                        held.discard(event.a)
+            out.write(stereo[position:position + block] if midi is None or held else silence)
             position = (position + block) % period_frames
             blocks += 1
             wrote = True
