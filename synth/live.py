@@ -109,7 +109,7 @@ class LiveStats:
     blocks_rendered: int = 0
     peak_render_ms: float = 0.0
     peak_callback_ms: float = 0.0
-    latency_frames: int = 0
+    latency_frames: int = 0  # the most a key press can wait: ring target plus one block (measured p50 is lower)
     midi_events: int = 0
     osc_messages: int = 0
     model_swaps: int = 0
@@ -216,7 +216,7 @@ class LiveHost:
         host_api = sd.query_hostapis(info["hostapi"])["name"]
         self.stats.engine_priority = _raise_priority(choose_priority(opts.engine_priority, host_api))
         self.say(f"playing {self.synth.manifest.name} on {self.synth.model.device_description}: audio {info['name']!r} "
-                 f"{rate} Hz, block {block}, latency {self.stats.latency_frames} frames "
+                 f"{rate} Hz, block {block}, latency at most {self.stats.latency_frames} frames "
                  f"({1000 * self.stats.latency_frames / rate:.1f} ms) via {self.out.name}, engine "
                  f"{self.stats.engine_priority}, new notes in a worker {self.synth.bank.worker_kind}; "
                  f"MIDI {', '.join(self.midi.names)!r}" + (f"; OSC on port {osc.port}" if osc else "")

@@ -51,8 +51,9 @@ class TerminalUI:
         channel = synth.channels[0]
         status = Table.grid(padding=(0, 2))
         status.add_row("model", f"{synth.manifest.name} ({synth.model.provider.replace('ExecutionProvider', '')})")
-        status.add_row("audio", f"{host.device_name}, {host.rate} Hz, latency {host.stats.latency_frames} frames "
-                                f"({1000 * host.stats.latency_frames / host.rate:.1f} ms)")
+        frames = host.stats.latency_frames
+        status.add_row("audio", f"{host.device_name}, {host.rate} Hz, latency at most {frames} frames "
+                                f"({1000 * frames / host.rate:.1f} ms)")
         status.add_row("MIDI", ", ".join(host.midi.names) if host.midi else "-")
         status.add_row("voices", f"{synth.active_voices} / {synth.settings['engine.polyphony']}   "
                                  f"notes {synth.notes_played}")
