@@ -8,6 +8,7 @@ torch on a batch of notes across the pitch range (max abs error must stay below
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import io
 import os
@@ -34,6 +35,7 @@ from .variants import optimized, stamp, static_batch
 
 OPSET = 17
 NUM_KNOBS = 9
+FP16_TOLERANCE = 5e-3  # half precision in the network: about 1e-3 from torch's float32 (-57 dB of full scale)
 
 
 @dataclass
@@ -106,12 +108,14 @@ def variant_path(output: Path, variant: str) -> Path:
 
 def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None, use_ema: bool = True,
                       tolerance: float = 1e-4, parity_batch: int = 8, pca_samples: int = 256,
-                      optimize: bool = False, static_batches: tuple[int, ...] = ()) -> ExportReport:
+                      optimize: bool = False, static_batches: tuple[int, ...] = (),
+                      fp16: bool = False) -> ExportReport:
     """Export ``checkpoint`` to ``output``; raise :class:`ModelError` if parity fails.
 
     ``pca_samples`` latents are used to find the knob directions by PCA (0: seeded random directions).
-    ``optimize`` and ``static_batches`` also write those variants beside ``output``
-    (:func:`variant_path`), each checked against torch like the main file.
+    ``optimize``, ``static_batches`` and ``fp16`` also write those variants beside ``output``
+    (:func:`variant_path`), each checked against the float32 torch model like the main file
+    (fp16 within ``FP16_TOLERANCE``).
     """
     state = load_checkpoint(Path(checkpoint))
     config = state["config"]
@@ -136,6 +140,10 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
         variant = optimized(proto)
         written.append(_write_checked(stamp(variant, "optimized"), variant_path(output, "optimized"), generator,
                                       tolerance, parity_batch, config["seed"], "optimized"))
+    if fp16:
+        written.append(_write_checked(stamp(_half_precision_export(generator, proto, model["latent_dim"]), "fp16"),
+                                      variant_path(output, "fp16"), generator, max(tolerance, FP16_TOLERANCE),
+                                      parity_batch, config["seed"], "fp16"))
     for batch in static_batches:
         variant = static_batch(proto, batch)
         written.append(_write_checked(stamp(variant, f"batch{batch}"), variant_path(output, f"batch{batch}"),
@@ -143,6 +151,20 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
     variance = [float(v) for v in found.explained_variance] if found else []
     main = written[0]
     return ExportReport(output, main.max_abs_error, parity_batch, main.size_bytes, variance, written)
+
+
+def _half_precision_export(generator: torch.nn.Module, proto: onnx.ModelProto, latent_dim: int) -> onnx.ModelProto:
+    """The generator with its network in float16 (``half_precision_modules``; the synthesiser and
+    the inputs and output stay float32, so the contract holds), exported with ``proto``'s manifest."""
+    half = copy.deepcopy(generator)
+    for module in half.half_precision_modules():
+        module.half()
+    result = _torch_export(half, latent_dim)
+    for prop in proto.metadata_props:
+        entry = result.metadata_props.add()
+        entry.key, entry.value = prop.key, prop.value
+    onnx.checker.check_model(result)
+    return result
 
 
 def _write_checked(proto: onnx.ModelProto, output: Path, generator: torch.nn.Module, tolerance: float,

@@ -61,8 +61,10 @@ def test_wavegan_trains_exports_through_the_contract_and_plays(tiny_dataset, tmp
     config = load_config([ROOT / "training/configs/wavegan.toml"], TINY_CONFIG_OVERRIDES + [
         f"data.folder={str(tiny_dataset)!r}", "model.width=4", "discriminator.width=4", "train.tensorboard=false"])
     Trainer(config, tmp_path / "run").fit(progress=False)
-    report = export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "wg.onnx", name="tiny wavegan")
+    report = export_checkpoint(tmp_path / "run" / "checkpoint.pt", tmp_path / "wg.onnx", name="tiny wavegan",
+                               fp16=True)
     assert report.max_abs_error < 1e-4
+    assert [v.variant for v in report.variants] == ["fp32", "fp16"] and report.variants[1].max_abs_error < 5e-3
     model = GeneratorModel.load(tmp_path / "wg.onnx", device="cpu")
     assert model.manifest.architecture == "wavegan" and model.manifest.num_samples == 16000
     synth = Synth(model)
@@ -101,15 +103,16 @@ def test_pca_directions_are_orthonormal_ordered_and_knob_1_moves_the_sound_most(
 
 
 def test_every_export_variant_plays_in_the_host_and_matches_torch(tiny_run, tmp_path):
-    """`synth export --optimize --static-batch 1,4`: each variant is a plugin of its own, checked against
-    torch at export, fingerprinted in its manifest, and plays the same notes as the main file."""
+    """`synth export --optimize --fp16 --static-batch 1,4`: each variant is a plugin of its own, checked
+    against torch at export, fingerprinted in its manifest, and plays the same notes as the main file
+    (fp16 within 5e-3: its network runs in half precision, its synthesiser in float32)."""
     out = tmp_path / "v.onnx"
     result = subprocess.run([sys.executable, "-m", "synth", "export", str(tiny_run / "checkpoint.pt"), "-o", str(out),
-                             "--optimize", "--static-batch", "1,4", "--pca-samples", "0"],
+                             "--optimize", "--fp16", "--static-batch", "1,4", "--pca-samples", "0"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    paths = {"fp32": out, "optimized": tmp_path / "v.optimized.onnx", "batch1": tmp_path / "v.batch1.onnx",
-             "batch4": tmp_path / "v.batch4.onnx"}
+    paths = {"fp32": out, "optimized": tmp_path / "v.optimized.onnx", "fp16": tmp_path / "v.fp16.onnx",
+             "batch1": tmp_path / "v.batch1.onnx", "batch4": tmp_path / "v.batch4.onnx"}
     for variant, path in paths.items():
         assert f"| {variant} | {path.name} |" in result.stderr  # the parity table names every file
     main = GeneratorModel.load(out, device="cpu")
@@ -126,8 +129,12 @@ def test_every_export_variant_plays_in_the_host_and_matches_torch(tiny_run, tmp_
         hashes.add(extra["weights_sha256"])
         assert model.static_batch == ({"batch1": 1, "batch4": 4}.get(variant))
         # 6 notes: a batch-4 model runs them as 4 + 2 padded; a batch-1 model as six calls
-        assert np.abs(model.generate(z, pitch, velocity) - expected).max() < 1e-4, variant
-    assert len(hashes) == 4  # each variant is a different graph, and its fingerprint says so
+        limit = 5e-3 if variant == "fp16" else 1e-4
+        assert np.abs(model.generate(z, pitch, velocity) - expected).max() < limit, variant
+    assert len(hashes) == 5  # each variant is a different graph, and its fingerprint says so
+    weights = {i.name: i.data_type for i in onnx.load(paths["fp16"]).graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in weights.values()  # the network really is in half precision
+    assert weights["sine_basis"] == onnx.TensorProto.FLOAT  # and the synthesiser is not
 
 
 def test_static_batch_refuses_nonsense(tiny_run, tmp_path):

@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="latents sampled to find the knob directions by PCA; 0 = random directions (256)")
     parser.add_argument("--optimize", action="store_true",
                         help="also write NAME.optimized.onnx: onnxruntime's offline graph optimisation (CPU)")
+    parser.add_argument("--fp16", action="store_true",
+                        help="also write NAME.fp16.onnx: the network in half precision, for CUDA "
+                             "(slower than float32 on a CPU)")
     parser.add_argument("--static-batch", type=_batch_sizes, default=(), metavar="N[,N...]",
                         help="also write NAME.batchN.onnx with the batch size fixed to N, for each N")
 
@@ -47,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = export_checkpoint(args.checkpoint, args.output, name=args.name, use_ema=not args.no_ema,
                                    tolerance=args.tolerance, pca_samples=args.pca_samples,
-                                   optimize=args.optimize, static_batches=args.static_batch)
+                                   optimize=args.optimize, static_batches=args.static_batch, fp16=args.fp16)
     except (RuntimeError, KeyError, EOFError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SynthError(f"cannot export {args.checkpoint} ({first[:200]})",

@@ -141,8 +141,10 @@ class HarmonicGenerator(nn.Module):
         pitch_index = pitch.clamp(0, 127)
         pitch_scalar = (pitch.to(torch.float32) - 60.0) / 24.0
         cond = torch.cat([z, self.pitch_embedding(pitch_index), pitch_scalar[:, None], velocity[:, None]], dim=1)
-        x = self.trunk(cond).reshape(-1, self.channels, self.start_frames)
+        half = self.head.weight.dtype == torch.float16  # the --fp16 export (no casts in a float32 graph)
+        x = self.trunk(cond.half() if half else cond).reshape(-1, self.channels, self.start_frames)
         out = self.head(self.ups(x))
+        out = out.float() if half else out
         f0_hz = 440.0 * torch.pow(2.0, (pitch.to(torch.float32) - 69.0) / 12.0)
         harmonic_hz = f0_hz[:, None] * self.harmonic_numbers[None, :]
         audible = (harmonic_hz < 0.48 * self.sample_rate).to(torch.float32)  # no aliasing
@@ -189,3 +191,8 @@ class HarmonicGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
         return self.get_signal(self.get_controls(z, pitch, velocity))
+
+    def half_precision_modules(self) -> list[nn.Module]:
+        """What the fp16 export computes in half: the control network. The synthesiser stays in
+        float32 (fp16 would detune: a wavetable position up to 2048 keeps only 11 bits)."""
+        return [self.trunk, self.ups, self.head]

@@ -54,11 +54,17 @@ class WaveGANGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor) -> torch.Tensor:
         cond = torch.cat([z, _conditioning(self.pitch_embedding, pitch, velocity)], dim=1)
-        x = F.relu(self.project(cond)).reshape(-1, self.first_width, START_FRAMES)
+        half = self.project.weight.dtype == torch.float16  # the --fp16 export (no casts in a float32 graph)
+        x = F.relu(self.project(cond.half() if half else cond)).reshape(-1, self.first_width, START_FRAMES)
         for i, up in enumerate(self.ups):
             x = up(x)
             x = torch.tanh(x) if i == self.stages - 1 else F.relu(x)
-        return x[:, 0, : self.num_samples]
+        audio = x[:, 0, : self.num_samples]
+        return audio.float() if half else audio
+
+    def half_precision_modules(self) -> list[nn.Module]:
+        """What the fp16 export computes in half: all of it (the output is the last layer's)."""
+        return [self.project, self.ups]
 
 
 def phase_shuffle(x: torch.Tensor, radius: int) -> torch.Tensor:
