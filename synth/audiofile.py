@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +17,12 @@ from .files import publish
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
 
-def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
-    """Write ``audio`` ``[frames, channels]`` float32 to ``path``; the old file survives any failure."""
+@contextlib.contextmanager
+def wav_writer(path: str | Path, sample_rate: int, channels: int = 2,
+               subtype: str = "PCM_16") -> Iterator[sf.SoundFile]:
+    """An open WAV file for ``path`` written block by block; published when the block ends
+    without error. The old file survives any failure, and the error names the path.
+    Callers keep samples within +-1 (integer formats would wrap)."""
     path = Path(path)
     if subtype not in SUBTYPES:
         raise SynthError(f"WAV subtype must be one of {', '.join(SUBTYPES)}, got {subtype!r}")
@@ -29,9 +35,18 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: st
         raise SynthError(f"cannot write {path} ({exc.strerror})") from None
     os.close(fd)
     try:
-        sf.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype=subtype, format="WAV")
+        with sf.SoundFile(tmp, "w", sample_rate, channels, subtype=subtype, format="WAV") as handle:
+            yield handle
         publish(tmp, path)
     except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise SynthError(f"cannot write {path} ({exc})") from None
-    return path
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:
+    """Write ``audio`` ``[frames, channels]`` float32 to ``path``; the old file survives any failure."""
+    audio = np.asarray(audio)
+    with wav_writer(path, sample_rate, audio.shape[1] if audio.ndim == 2 else 1, subtype) as handle:
+        handle.write(np.clip(audio, -1.0, 1.0))
+    return Path(path)

@@ -6,6 +6,7 @@ Uses the same ``Synth`` as the live host, in large blocks with no clock.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import events as ev
-from .audiofile import write_wav
+from .audiofile import wav_writer, write_wav
 from .engine import Synth
 from .midifile import Song, load_song
 
@@ -30,12 +31,12 @@ class RenderReport:
     peak: float
 
 
-def render_song(synth: Synth, song: Song, sample_rate: int, progress: bool = True) -> np.ndarray:
-    """Render ``song`` through ``synth``; returns ``[frames, 2]`` float32."""
+def render_blocks(synth: Synth, song: Song, sample_rate: int, progress: bool = True) -> Iterator[np.ndarray]:
+    """Render ``song`` through ``synth`` block by block: ``[frames, 2]`` float32 views that the next
+    block overwrites (copy to keep them). The song's end is followed by the longest release."""
     synth.prepare(sample_rate, RENDER_BLOCK)
     tail = TAIL_S + max(p.envelope.release_s for p in synth.presets)
     total = int(np.ceil((song.length_s + tail) * sample_rate))
-    out = np.zeros((total, 2), np.float32)
     frames_of = [(int(round(t * sample_rate)), e) for t, e in song.events]
     cursor_event = 0
     with tqdm(total=total, unit="frame", unit_scale=True, desc="rendering", disable=not progress,
@@ -47,18 +48,29 @@ def render_song(synth: Synth, song: Song, sample_rate: int, progress: bool = Tru
                 frame, event = frames_of[cursor_event]
                 block_events.append((frame - start, event))
                 cursor_event += 1
-            out[start:start + frames] = synth.process(block_events, frames)
+            yield synth.process(block_events, frames)
             bar.update(frames)
-    return out
+
+
+def render_song(synth: Synth, song: Song, sample_rate: int, progress: bool = True) -> np.ndarray:
+    """Render ``song`` through ``synth``; returns ``[frames, 2]`` float32."""
+    blocks = [block.copy() for block in render_blocks(synth, song, sample_rate, progress)]
+    return np.concatenate(blocks) if blocks else np.zeros((0, 2), np.float32)
 
 
 def render_file(synth: Synth, midi_path: Path, output: Path, sample_rate: int = 48000,
                 subtype: str = "PCM_16", progress: bool = True) -> RenderReport:
+    """Render a MIDI file straight into a WAV file, block by block (no song-long buffer: a long
+    file needs no more memory than a short one, and nothing is copied twice)."""
     song = load_song(midi_path)
-    audio = render_song(synth, song, sample_rate, progress)
-    write_wav(output, audio, sample_rate, subtype)
-    return RenderReport(Path(output), len(audio) / sample_rate, song.notes, synth.bank.generated,
-                        float(np.abs(audio).max()) if len(audio) else 0.0)
+    frames, peak = 0, 0.0
+    with wav_writer(output, sample_rate, 2, subtype) as handle:
+        for block in render_blocks(synth, song, sample_rate, progress):
+            np.clip(block, -1.0, 1.0, out=block)  # the engine's own buffer, overwritten next block
+            peak = max(peak, float(np.abs(block).max()))
+            handle.write(block)
+            frames += len(block)
+    return RenderReport(Path(output), frames / sample_rate, song.notes, synth.bank.generated, peak)
 
 
 def note_name(pitch: int) -> str:
