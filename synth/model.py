@@ -109,6 +109,8 @@ class GeneratorModel:
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+        if threads == 1:  # the live host's setting: leave the other core to audio, and never spin
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = _choose_providers(ort, device)
         session, fallback = _open_session(ort, path, options, providers, device)
         source = str(path)
@@ -207,12 +209,19 @@ class GeneratorModel:
         return np.concatenate(parts)[:count]
 
 
+# cuDNN's exhaustive algorithm search runs every convolution many ways on the first call of each
+# shape (seconds, and again for every new batch size); the heuristic picks at once.
+CUDA_OPTIONS = {"cudnn_conv_algo_search": "HEURISTIC", "do_copy_in_default_stream": "1"}
+
+
 def _open_session(ort, path: Path, options, providers: list[str], device: str):
     """Create the session with onnxruntime's own silent fallback off (it prints a banner and
     retries on the CPU). Ours: with ``device="auto"`` a CUDA session that fails to start is
     retried on the CPU and the reason kept, so the host can say which device plays and why."""
+    provider_options = [CUDA_OPTIONS if name == "CUDAExecutionProvider" else {} for name in providers]
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=providers, enable_fallback=0), None
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers,
+                                    provider_options=provider_options, enable_fallback=0), None
     except Exception as exc:  # onnxruntime raises many types; all mean "not a usable ONNX file"
         reason = _runtime_reason(exc)
         if "CUDAExecutionProvider" in providers and device == "auto":
