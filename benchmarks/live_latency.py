@@ -87,7 +87,7 @@ def main() -> int:
             "|---|---|---|---|---|---|---|---|"]
     realtime = False
     for block in [int(b) for b in args.blocks.split(",")]:
-        name = f"gansynth-lat-{block}-{os.getpid()}"
+        name = f"gansynth-lat-{block}"  # fixed: JACK frees a dead server's registry entry only for its name
         server, realtime = start_server(name, block)
         os.environ["JACK_DEFAULT_SERVER"] = name  # the test clients and the synth join this server
         try:

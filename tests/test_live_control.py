@@ -97,12 +97,30 @@ def test_two_keyboards_play_at_once(tmp_path):
     assert _note_sounds(audio, rate, 60) and _note_sounds(audio[rate:], rate, 67)
 
 
+def _wait_for_server(name: str, server: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Until a client can join the JACK server ``name`` (a fixed sleep was too short on a busy machine)."""
+    import jack
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"jackd -n {name} exited with code {server.returncode}")
+        try:
+            jack.Client("gansynth-ready", no_start_server=True, servername=name).close()
+            return
+        except jack.JackError:
+            time.sleep(0.1)
+    raise RuntimeError(f"jackd -n {name} did not accept clients within {timeout} s")
+
+
 def test_jack_server_going_away_is_one_sentence_and_an_exit(tmp_path):
-    name = f"gansynth-gone-{os.getpid()}"
+    # A fixed name: JACK keeps at most 8 servers in its registry and frees a dead server's entry only
+    # when a server of the same name starts again; a name per run filled it up after a few runs.
+    name = "gansynth-gone"
     server = subprocess.Popen(["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r", "48000", "-p", "128"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(1.5)
+        _wait_for_server(name, server)
         proc = start_synth("gansynth-gone", server=name)
         time.sleep(1.0)
         server.terminate()
