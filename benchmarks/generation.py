@@ -7,13 +7,12 @@ the command. Run: .venv/bin/python benchmarks/generation.py [--model M] [--threa
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from synth.bench import generation_table, machine_description, measure_generation  # noqa: E402
+from synth.bench import generation_table, measure_generation, record  # noqa: E402
 from synth.model import GeneratorModel  # noqa: E402
 
 
@@ -31,11 +30,9 @@ def main() -> int:
     if not args.no_append:
         flags = "".join(f" --{k} {v}" for k, v in (("model", args.model), ("device", args.device),
                                                    ("threads", args.threads)) if v)
-        with open(ROOT / "docs" / "performance.md", "a") as handle:
-            handle.write(f"\n### Generation, {model.manifest.name} ({model.path.name}), "
-                         f"{model.device_description}, {args.threads or 'all'} thread(s), {dt.date.today()}\n\n"
-                         f"Machine: {machine_description()}. Command: `.venv/bin/python benchmarks/generation.py"
-                         f"{flags}`\n\n{table}")
+        record(ROOT / "docs" / "performance.md",
+               f"Generation, {model.manifest.name} ({model.path.name}), {model.device_description}, "
+               f"{args.threads or 'all'} thread(s)", f".venv/bin/python benchmarks/generation.py{flags}", table)
     return 0
 
 

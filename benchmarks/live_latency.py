@@ -14,7 +14,6 @@ appends it to docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import subprocess
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from live_stress import probe_latencies  # noqa: E402
 
-from synth.bench import machine_description  # noqa: E402
+from synth.bench import record  # noqa: E402
 from tests.jack_harness import JackPlayer, start_synth, stop_synth  # noqa: E402
 
 SPACING_S, HOLD_S, PROBE_NOTE = 0.6, 0.15, 69
@@ -107,11 +106,9 @@ def main() -> int:
     print(table)
     if not args.no_append:
         mode = "real-time (`jackd -R`)" if realtime else "`--no-realtime`"
-        with open(ROOT / "docs" / "performance.md", "a") as handle:
-            handle.write(f"\n### Live latency by block size, synth and floor, {dt.date.today()}\n\n"
-                         f"Machine: {machine_description()}; a JACK dummy server per block size, 48 kHz, {mode}. "
-                         f"Command: `.venv/bin/python benchmarks/live_latency.py --blocks {args.blocks} "
-                         f"--probes {args.probes}`\n\n{table}")
+        record(ROOT / "docs" / "performance.md", "Live latency by block size, synth and floor",
+               f".venv/bin/python benchmarks/live_latency.py --blocks {args.blocks} --probes {args.probes}",
+               table, setting=f"a JACK dummy server per block size, 48 kHz, {mode}")
     return 0
 
 

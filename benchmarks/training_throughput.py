@@ -10,7 +10,6 @@ the config's data set, or on a small FluidSynth-rendered set when that is missin
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import tempfile
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from synth.bench import machine_description  # noqa: E402
+from synth.bench import record  # noqa: E402
 
 CONFIGS = ("training/configs/default.toml", "training/configs/wavegan.toml")
 
@@ -80,11 +79,10 @@ def main() -> int:
     table = "\n".join(rows) + "\n"
     print(table)
     if not args.no_append:
-        with open(ROOT / "docs" / "performance.md", "a") as handle:
-            handle.write(f"\n### Training throughput, {dt.date.today()}\n\nMachine: {machine_description()}. "
-                         f"Command: `.venv/bin/python benchmarks/training_throughput.py --steps {args.steps} "
-                         f"--device {args.device}` (a generator and a discriminator update per step, every "
-                         f"loss of the config; 2 warm-up steps not counted)\n\n{table}")
+        record(ROOT / "docs" / "performance.md", "Training throughput",
+               f".venv/bin/python benchmarks/training_throughput.py --steps {args.steps} --device {args.device}",
+               "A generator and a discriminator update per step, every loss of the config; 2 warm-up "
+               f"steps not counted.\n\n{table}")
     return 0
 
 

@@ -6,6 +6,7 @@ Shared by ``synth bench`` (a user checking their own machine and model) and
 
 from __future__ import annotations
 
+import datetime
 import os
 import platform
 import time
@@ -38,6 +39,15 @@ def machine_description() -> str:
     except OSError:
         pass
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def record(doc: Path, title: str, command: str, body: str, setting: str = "") -> None:
+    """Append a dated section to ``doc`` (docs/performance.md): the title, this machine (and the
+    ``setting`` the figures were taken under), the command that reproduces them, the table."""
+    machine = machine_description() + (f"; {setting}" if setting else "")
+    with open(doc, "a") as handle:
+        handle.write(f"\n### {title}, {datetime.date.today()}\n\nMachine: {machine}. "
+                     f"Command: `{command}`\n\n{body}")
 
 
 def measure_generation(model: GeneratorModel, batches: tuple[int, ...] = BATCHES, calls: int = 30,

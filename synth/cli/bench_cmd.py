@@ -6,26 +6,17 @@ import argparse
 from pathlib import Path
 
 from ..errors import SynthError
+from .common import batch_sizes
 
 EXAMPLE = "example:\n  synth bench                      (the default model, every CPU core)\n" \
           "  synth bench my.onnx --threads 1 --batches 1,8"
-
-
-def _batches(text: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of batch sizes") from None
-    if not values or min(values) < 1 or max(values) > 1024:
-        raise argparse.ArgumentTypeError("batch sizes run from 1 to 1024")
-    return values
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, nargs="?", help="plugin file (default: the built-in model)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: every core)")
-    parser.add_argument("--batches", type=_batches, default=None, help="batch sizes (1,8,32,61)")
+    parser.add_argument("--batches", type=batch_sizes, default=None, help="batch sizes (1,8,32,61)")
     parser.add_argument("--calls", type=int, default=30, help="timed calls per batch size (30)")
 
 

@@ -63,3 +63,14 @@ def build_synth(args: argparse.Namespace, threads: int = 0):
                               f"(sha256 {preset.model_sha256[:12]}, this one {model.sha256[:12]})",
                               hint="drop its model_sha256 to use it anyway")
     return Synth(model, settings, presets)
+
+
+def batch_sizes(text: str) -> tuple[int, ...]:
+    """argparse type: ``"1,8,32"`` -> ``(1, 8, 32)``, each from 1 to 1024, repeats dropped."""
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of batch sizes") from None
+    if not sizes or min(sizes) < 1 or max(sizes) > 1024:
+        raise argparse.ArgumentTypeError("batch sizes run from 1 to 1024")
+    return tuple(dict.fromkeys(sizes))

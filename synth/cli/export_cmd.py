@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SynthError, missing_training_extra
+from .common import batch_sizes
 
 EXAMPLE = "example:\n  synth export runs/default/checkpoint.pt -o my-instrument.onnx"
 
@@ -24,18 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fp16", action="store_true",
                         help="also write NAME.fp16.onnx: the network in half precision, for CUDA "
                              "(slower than float32 on a CPU)")
-    parser.add_argument("--static-batch", type=_batch_sizes, default=(), metavar="N[,N...]",
+    parser.add_argument("--static-batch", type=batch_sizes, default=(), metavar="N[,N...]",
                         help="also write NAME.batchN.onnx with the batch size fixed to N, for each N")
-
-
-def _batch_sizes(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of batch sizes") from None
-    if not sizes or min(sizes) < 1 or max(sizes) > 1024:
-        raise argparse.ArgumentTypeError("batch sizes run from 1 to 1024")
-    return tuple(dict.fromkeys(sizes))
 
 
 def run(args: argparse.Namespace) -> int:
