@@ -468,7 +468,8 @@ class LiveHost:
             try:
                 news = self.midi.watch()
             except Exception as exc:  # noqa: BLE001  watching is a courtesy: it must never stop the music
-                self.say(f"stopped watching MIDI ports ({exc})")
+                if not getattr(self.midi, "server_gone", False):  # a dead server is the audio side's to say
+                    self.say(f"stopped watching MIDI ports ({exc})")
                 return
             for line in news:
                 self.say(line)

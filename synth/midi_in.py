@@ -101,8 +101,12 @@ class MidiInputs(MidiSource):
                 # A replugged device is a new ALSA port: open it on a new input and swap that in
                 # (the engine thread polls the list; the old input is closed at exit, not under it).
                 fresh = _new_midi_in()[0]
-                fresh.ignore_types(sysex=True, timing=True, active_sense=True)
-                fresh.open_port(available[name])
+                try:
+                    fresh.ignore_types(sysex=True, timing=True, active_sense=True)
+                    fresh.open_port(available[name])
+                except Exception:  # noqa: BLE001  rtmidi's errors vary; the port may be half-made
+                    fresh.delete()
+                    continue  # try again at the next look
                 self.ports[n] = (fresh, name)
                 self._retired.append(midi_in)
                 news.append(self._came_back(name))
