@@ -120,7 +120,8 @@ def _child_main(requests_in: io.FileIO, replies_out: io.FileIO, model_path: str,
 
 
 def _child_entry(argv: list[str]) -> None:
-    """``python -m synth.note_process MODEL DEVICE SHA256 RATE``: messages on stdin/stdout."""
+    """The child (started through ``CHILD_BOOTSTRAP``; ``python -m synth.note_process MODEL DEVICE SHA256
+    RATE`` also works by hand): messages on stdin/stdout."""
     reply_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the message stream
     model_path, device, sha256, rate = argv
