@@ -117,10 +117,10 @@ def play_score(args, events: list, stats_path: Path, watch: subprocess.Popen):
     """Start the synth (or the floor), play ``events`` into it and record; stop everything."""
     floor = [sys.executable, str(ROOT / "benchmarks/floor_client.py"), "--stats", str(stats_path),
              "--blocksize", str(args.blocksize), "--audio-backend", args.audio_backend,
-             "--engine-priority", args.engine_priority]
+             "--engine-priority", args.engine_priority, "--ring-blocks", str(args.ring_blocks)]
     proc = start_synth(None if args.floor else "gansynth-stress", "--stats", str(stats_path), "--blocksize",
                        str(args.blocksize), "--audio-backend", args.audio_backend,
-                       "--engine-priority", args.engine_priority,
+                       "--engine-priority", args.engine_priority, "--ring-blocks", str(args.ring_blocks),
                        command=floor if args.floor else None)
     try:
         player = JackPlayer("gansynth-stress-client", seconds=args.seconds + 5)
@@ -160,6 +160,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="notes per second")
     parser.add_argument("--voices", type=int, default=32)
     parser.add_argument("--blocksize", type=int, default=128)
+    parser.add_argument("--ring-blocks", type=int, default=2, help="the ring's fill target in blocks (2)")
     parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
     parser.add_argument("--engine-priority", choices=("auto", "normal", "nice", "fifo"), default="auto")
     parser.add_argument("--floor", action="store_true",
@@ -224,6 +225,7 @@ def main() -> int:
         flag = " --floor" if args.floor else ""
         flag += f" --program-every {args.program_every:g}" if args.program_every else ""
         flag += f" --probe-every {args.probe_every:g}" if args.probe_every else ""
+        flag += f" --ring-blocks {args.ring_blocks}" if args.ring_blocks != 2 else ""
         server = "real-time (`jackd -R`)" if server_realtime else "`--no-realtime`"
         with open(ROOT / "docs" / "performance.md", "a") as handle:
             handle.write(f"\n### Live stress through JACK, {dt.date.today()}\n\nMachine: {machine()}; JACK dummy "
