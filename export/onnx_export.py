@@ -11,8 +11,6 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import io
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,8 +21,8 @@ import onnx
 import torch
 
 from synth.contract import INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY, OUTPUT_AUDIO, Manifest
-from synth.errors import ModelError, SynthError
-from synth.files import publish
+from synth.errors import ModelError
+from synth.files import atomic_file
 from synth.model import GeneratorModel
 from training.config import config_hash
 from training.models import build_generator
@@ -170,26 +168,12 @@ def _half_precision_export(generator: torch.nn.Module, proto: onnx.ModelProto, l
 def _write_checked(proto: onnx.ModelProto, output: Path, generator: torch.nn.Module, tolerance: float,
                    parity_batch: int, seed: int, variant: str) -> VariantReport:
     """Write ``proto`` to a temporary file, check it against torch, then rename it to ``output``."""
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=output.name + ".", suffix=".partial", dir=output.parent)
-    except OSError as exc:
-        raise SynthError(f"cannot write {output} ({exc.strerror})") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        try:
-            onnx.save(proto, tmp)
-        except (OSError, ValueError) as exc:  # disk full, read-only: nothing published, the old file stays
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:160]
-            raise SynthError(f"cannot write {output} ({reason}); any previous file there is unchanged") from None
+    with atomic_file(output, failures=(OSError, ValueError)) as tmp:
+        onnx.save(proto, tmp)  # a full disk or read-only folder: one sentence, nothing published
         error = parity_error(generator, GeneratorModel.load(tmp, device="cpu"), parity_batch, seed)
         if error > tolerance:
             raise ModelError(f"ONNX output ({variant}) differs from torch by {error:.2e} (limit {tolerance:.0e}); "
                              f"{output} was not written")
-        publish(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
     metadata = {p.key: p.value for p in proto.metadata_props}
     return VariantReport(variant, output, error, output.stat().st_size, metadata["weights_sha256"])
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import SynthError
-from .files import publish
+from .files import atomic_file
 
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
 
@@ -29,19 +27,9 @@ def wav_writer(path: str | Path, sample_rate: int, channels: int = 2,
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise SynthError(f"cannot write {path}: folder {directory} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial.wav", dir=directory)
-    except OSError as exc:
-        raise SynthError(f"cannot write {path} ({exc.strerror})") from None
-    os.close(fd)
-    try:
-        with sf.SoundFile(tmp, "w", sample_rate, channels, subtype=subtype, format="WAV") as handle:
-            yield handle
-        publish(tmp, path)
-    except (OSError, RuntimeError, sf.LibsndfileError) as exc:
-        raise SynthError(f"cannot write {path} ({exc})") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_file(path, failures=(OSError, RuntimeError, sf.LibsndfileError)) as tmp, \
+            sf.SoundFile(tmp, "w", sample_rate, channels, subtype=subtype, format="WAV") as handle:
+        yield handle
 
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: str = "PCM_16") -> Path:

@@ -9,8 +9,6 @@ always gives the same latent, and the same cache key.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +16,8 @@ import numpy as np
 
 from .contract import Manifest
 from .envelope import Envelope
-from .errors import ConfigError, SynthError
-from .files import publish
+from .errors import ConfigError
+from .files import atomic_file
 
 NEUTRAL = 0.5
 PRESET_FORMAT = 1
@@ -127,18 +125,5 @@ class LatentSpace:
 def write_text_atomically(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path``, then rename it into place; a full
     disk or read-only folder is one :class:`SynthError` naming ``path``, the old file intact."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
-    except OSError as exc:
-        raise SynthError(f"cannot write {path} ({exc.strerror})") from None
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        publish(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise SynthError(f"cannot write {path} ({exc.strerror}); any previous file there is unchanged") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp, open(tmp, "w") as handle:
+        handle.write(text)

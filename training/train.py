@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from synth.errors import SynthError
+from synth.files import atomic_file
 
 from .config import complete, config_hash
 from .data import NoteDataset
@@ -39,17 +39,12 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 def save_atomically(state: dict[str, Any], path: Path) -> None:
     """Write ``state`` next to ``path`` and rename it into place, so a crash never leaves half a file."""
-    tmp = path.with_name(path.name + ".partial")
-    try:
+    with atomic_file(path, failures=(OSError, RuntimeError), label="checkpoint ",
+                     kept="the previous checkpoint is kept",
+                     hint="free some disk space, then continue with --resume") as tmp:
         torch.save(state, tmp)
         with open(tmp, "rb") as handle:  # on disk before the rename, or a power cut can leave an empty file
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except (OSError, RuntimeError) as exc:  # disk full, read-only, gone: the last good checkpoint stays
-        tmp.unlink(missing_ok=True)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:160]
-        raise SynthError(f"cannot write checkpoint {path} ({reason}); the previous checkpoint is kept",
-                         hint="free some disk space, then continue with --resume") from None
 
 
 def choose_device(wanted: str, local_rank: int = 0) -> torch.device:
