@@ -13,6 +13,7 @@ start of a block (cache misses only) and then only read from memory.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from .envelope import RELEASE, Envelope, EnvelopeState
 from .errors import ConfigError
 from .latent import LatentSpace, Preset, default_presets, quantise_knob
 from .model import GeneratorModel
-from .notes import NoteBank, NoteKey, PreparedNote, latent_digest
+from .notes import NoteBank, NoteKey, NoteRequest, PreparedNote, latent_digest
 from .settings import Settings
 from .voice import Voice
 
@@ -131,6 +132,7 @@ class Synth:
         self._env_buf = np.zeros(block_size, np.float32)
         self._channel_mix = np.zeros((16, block_size), np.float32)  # each channel's voices, before pan
         self._flushed = [0] * 16
+        self._sounding: set[int] = set()  # channels a voice has rendered into this block
         self._out = np.zeros((block_size, 2), np.float32)
         self._block_out = self._out
         self.voices = []
@@ -157,7 +159,9 @@ class Synth:
         # end. A 4096-frame render block with dozens of events is then not cut into dozens of
         # short renders of every voice.
         self._block_out = out
-        self._channel_mix[:, :frames] = 0.0
+        for channel in self._sounding:  # rows no voice wrote to are still all zero
+            self._channel_mix[channel] = 0.0
+        self._sounding = set()
         self._flushed = [0] * 16
         for voice in self.voices:
             voice.cursor = 0
@@ -168,7 +172,7 @@ class Synth:
         self._offset = 0
         for voice in self.voices:
             self._catch_up(voice, frames)
-        for channel in range(16):
+        for channel in self._sounding:
             self._flush(channel, frames)
         self.voices = [v for v in self.voices if not v.done]
         out *= self.settings["engine.master_gain"]
@@ -408,12 +412,9 @@ class Synth:
         return (bucket + 0.5) * 128.0 / buckets / 127.0
 
     def _prefetch(self, events: Iterable[tuple[int, ev.MidiEvent]]) -> None:
-        """Generate this block's missing notes in one batch (with the channels' current latents)."""
-        requests = []
-        for _, event in events:
-            if event.kind == ev.NOTE_ON:
-                key, z, model_velocity, _ = self._note_request(event.channel, event.a, event.b)
-                requests.append((key, z, model_velocity))
+        """Generate this block's missing notes in one batch, each with the latent its note-on will
+        find (a knob turned earlier in the block counts)."""
+        requests = [request for _, request in self.upcoming_notes(events)]
         if requests:
             self.bank.ensure(requests)
 
@@ -431,6 +432,40 @@ class Synth:
             for request in requests:
                 self.bank.request(*request)
         return len(requests)
+
+    def upcoming_notes(self, events: Iterable[tuple[int, ev.MidiEvent]]) -> list[tuple[int, NoteRequest]]:
+        """The notes ``events`` will ask for, ``(position, (key, z, velocity))`` in order, each with
+        the latent its channel will have by then. Program changes and knob and morph controllers are
+        replayed on copies of the channels, so nothing audible changes. Lets the engine generate a
+        block's notes in one batch, and a renderer a song's notes ahead of the mixing."""
+        saved = None
+        morph_cc = self.settings["midi.morph_cc"]
+        upcoming = []
+        try:
+            for position, event in events:
+                kind, channel = event.kind, event.channel
+                if kind == ev.NOTE_ON:
+                    upcoming.append((position, self._note_request(channel, event.a, event.b)[:3]))
+                    continue
+                moves_latent = kind == ev.PROGRAM or kind == ev.CONTROL and (
+                    event.a in self.knob_ccs or event.a == morph_cc)
+                if not moves_latent:
+                    continue
+                if saved is None:
+                    saved = self.channels
+                    self.channels = [copy.copy(state) for state in saved]
+                    for state in self.channels:
+                        state.knobs = list(state.knobs)  # the one field changed in place
+                if kind == ev.PROGRAM:
+                    self.select_preset(event.a % len(self.presets), channel)
+                elif event.a in self.knob_ccs:
+                    self.set_knob(self.knob_ccs[event.a], event.b / 127.0, channel)
+                else:
+                    self.set_morph(event.b / 127.0, channel)
+        finally:
+            if saved is not None:
+                self.channels = saved
+        return upcoming
 
     def _make_room(self) -> None:
         """Steal a voice when the polyphony is full: the oldest released one, else the oldest held."""
@@ -468,9 +503,13 @@ class Synth:
         if n <= 0 or voice.done:
             voice.cursor = max(voice.cursor, until)
             return
+        env = voice.env
+        if env.stage == RELEASE:
+            n = min(n, env.release_len - env.elapsed)  # silent after its release: not worth rendering
         buf = self._voice_buf
         voice.render(n, self.channels[voice.channel].bend_ratio, self._ramp, self._env_buf, buf)
-        self._channel_mix[voice.channel, voice.cursor:until] += buf[:n]
+        self._sounding.add(voice.channel)
+        self._channel_mix[voice.channel, voice.cursor:voice.cursor + n] += buf[:n]
         voice.cursor = until
 
     def _flush(self, channel: int, until: int) -> None:
@@ -478,8 +517,8 @@ class Synth:
         start = self._flushed[channel]
         if until <= start:
             return
-        mix = self._channel_mix[channel, start:until]
-        if mix.any():
+        if channel in self._sounding:
+            mix = self._channel_mix[channel, start:until]
             left, right = self.channels[channel].gains()
             out = self._block_out
             out[start:until, 0] += mix * left

@@ -41,6 +41,9 @@ class NoteKey:
     shift_semitones: int = 0  # played this far from the generated pitch (baked in, band-limited)
 
 
+NoteRequest = tuple[NoteKey, np.ndarray, float]  # what to generate: key, latent, model velocity 0..1
+
+
 @dataclass
 class PreparedNote:
     """``samples`` is float32 ``[loop_end + 1]`` at the output rate; ``samples[loop_end] == samples[loop_start]``."""
@@ -122,7 +125,7 @@ def prepare_note(audio: np.ndarray, model_rate: int, output_rate: int, pitch: in
 
 
 def generate_notes(model: GeneratorModel, output_rate: int,
-                   requests: list[tuple[NoteKey, np.ndarray, float]]) -> list[tuple[NoteKey, PreparedNote]]:
+                   requests: list[NoteRequest]) -> list[tuple[NoteKey, PreparedNote]]:
     """Generate and prepare ``(key, z, velocity)`` requests in batches of at most ``MAX_BATCH``."""
     done = []
     for start in range(0, len(requests), MAX_BATCH):
@@ -190,16 +193,16 @@ class NoteBank:
                     best, best_rank = (note, other.velocity_bucket), rank
         return best
 
-    def ensure(self, requests: list[tuple[NoteKey, np.ndarray, float]]) -> None:
+    def ensure(self, requests: list[NoteRequest]) -> None:
         """Generate every requested ``(key, z, velocity)`` not yet cached, in batches."""
-        missing = self._missing(requests)
+        missing = self.missing(requests)
         for key, note in generate_notes(self.model, self.output_rate, missing):
             self._store(key, note)
         self.generated += len(missing)
 
-    def _missing(self, requests: list[tuple[NoteKey, np.ndarray, float]]) -> list[tuple[NoteKey, np.ndarray, float]]:
+    def missing(self, requests: list[NoteRequest]) -> list[NoteRequest]:
         """The requests not cached yet, without repeats."""
-        missing: dict[NoteKey, tuple[NoteKey, np.ndarray, float]] = {}
+        missing: dict[NoteKey, NoteRequest] = {}
         with self._lock:
             for key, z, velocity in requests:
                 if key not in self._cache and key not in missing:
@@ -266,16 +269,16 @@ class NoteBank:
             if self._process is not None:
                 self._process.close()
 
-    def _next_batch(self) -> list[tuple[NoteKey, np.ndarray, float]]:
+    def _next_batch(self) -> list[NoteRequest]:
         batch = []
         while self._pending and len(batch) < WORKER_BATCH:
             try:
                 batch.append(self._pending.pop())  # newest first
             except IndexError:
                 break
-        return self._missing(batch)
+        return self.missing(batch)
 
-    def _generate_batch(self, batch: list[tuple[NoteKey, np.ndarray, float]]) -> None:
+    def _generate_batch(self, batch: list[NoteRequest]) -> None:
         if not batch:
             return
         if self._process is not None:

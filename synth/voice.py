@@ -44,6 +44,16 @@ class Voice:
         """Write ``n`` samples into ``out[:n]``. ``ramp`` is ``arange(max_block)`` as float64."""
         data = self.data
         step = self.rate * bend
+        env = self.env
+        pos = int(self.pos)
+        if (step == 1.0 and env.stage == SUSTAIN and pos == self.pos and pos + n < data.loop_end
+                and (self.travel + n <= data.decay_start or data.decay_per_sample <= 0)):
+            # Most of a song's voice blocks: a held note read straight, one scaled copy.
+            np.multiply(data.samples[pos:pos + n], self.gain * env.sustain, out=out[:n])
+            env.level = env.sustain
+            self.pos = float(pos + n)
+            self.travel += n
+            return
         if step == 1.0 and self.pos.is_integer():
             self._copy(n, out)  # no bend: whole samples, no interpolation (most notes, always in renders)
         else:
@@ -53,8 +63,7 @@ class Voice:
             decay = np.exp(-data.decay_per_sample * np.maximum(self.travel + ramp[:n] * step - data.decay_start, 0.0))
             out[:n] *= decay
             if decay[-1] < SILENCE_GAIN:
-                self.env.release(fast_len=n)  # decayed away while held: end it quietly
-        env = self.env
+                env.release(fast_len=n)  # decayed away while held: end it quietly
         if env.stage == SUSTAIN:
             env.level = env.sustain
             out[:n] *= self.gain * env.sustain  # a steady envelope is one scalar

@@ -253,3 +253,15 @@ def test_randomize_and_current_preset(synth):
     preset = synth.current_preset(0, "mine")
     again = Synth(synth.model, presets=[preset])
     assert np.allclose(again.channel_latent(0)[0], after, atol=1e-6)
+
+
+def test_a_knob_turned_before_a_note_in_the_block_generates_only_that_note(default_model):
+    synth = Synth(default_model)
+    synth.prepare(48000, 512)
+    knob_cc = synth.settings["midi.knob_ccs"][0]
+    knobs_before = list(synth.channels[0].knobs)
+    upcoming = synth.upcoming_notes([(0, ev.control(knob_cc, 127)), (100, ev.note_on(60, 100))])
+    assert synth.channels[0].knobs == knobs_before  # planning changed nothing audible
+    synth.process([(0, ev.control(knob_cc, 127)), (100, ev.note_on(60, 100))], 512)
+    assert synth.bank.generated == 1  # not one more with the latent from before the knob moved
+    assert synth.voices[0].data is synth.bank.get(upcoming[0][1][0])
