@@ -64,12 +64,32 @@ def latent_digest(z: np.ndarray) -> bytes:
     return hashlib.blake2b(np.ascontiguousarray(z, np.float32).tobytes(), digest_size=12).digest()
 
 
-def _frame_rms(x: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """RMS per window and the windows' centre positions (samples); at least one frame."""
+def _frame_rms(x: np.ndarray, window: int) -> tuple[np.ndarray, int]:
+    """RMS per window (at least one frame) and the window length used: frame ``i`` is centred on
+    ``(i + 0.5) * window``."""
     frames = max(1, len(x) // window)
     window = len(x) // frames
     rms = np.sqrt(np.mean(np.square(x[: frames * window], dtype=np.float32).reshape(frames, window), axis=1)) + 1e-9
-    return rms.astype(np.float64), (np.arange(frames) + 0.5) * window
+    return rms.astype(np.float64), window
+
+
+def ramps_between_frames(values: np.ndarray, window: int, length: int) -> np.ndarray:
+    """``values`` at frame centres ``(i + 0.5) * window`` joined by straight lines, flat before the
+    first and after the last, at samples ``0..length-1`` (float32): what ``np.interp`` gives, but by
+    broadcasting one ramp per frame: ``np.interp`` searched per sample, 0.9 of the 1.1 ms that
+    :func:`make_loopable` took per note."""
+    out = np.empty(length, np.float32)
+    first = -(-window // 2)  # the first sample at or after the first centre
+    out[:first] = values[0]
+    if len(values) > 1:
+        steps = (np.arange(window) + (first - 0.5 * window)) / window
+        ramps = (values[:-1, None] + (values[1:] - values[:-1])[:, None] * steps).ravel()
+        end = min(length, first + len(ramps))
+        out[first:end] = ramps[:end - first]
+        out[end:] = values[-1]
+    else:
+        out[first:] = values[0]
+    return out
 
 
 def make_loopable(audio: np.ndarray, sample_rate: int) -> PreparedNote:
@@ -84,20 +104,20 @@ def make_loopable(audio: np.ndarray, sample_rate: int) -> PreparedNote:
     crossfade = min(int(LOOP_CROSSFADE_S * sample_rate), loop_start, (loop_end - loop_start) // 2)
     flatten_start = loop_start - crossfade
     region = audio[flatten_start:loop_end + 1]
-    rms, centres = _frame_rms(region, max(1, int(ENVELOPE_WINDOW_S * sample_rate)))
+    rms, window = _frame_rms(region, max(1, int(ENVELOPE_WINDOW_S * sample_rate)))
     # Measure the natural decay over the loop (a log-linear fit over frames), then flatten the region
     # to a steady level (gain 1 where flattening starts, so there is no step); the voice re-applies
     # the decay as it plays the loop.
     log_rms = np.log(rms)
     if len(rms) > 2:
+        centres = (np.arange(len(rms)) + 0.5) * window
         dt = centres - centres.mean()
         slope = float(np.dot(dt, log_rms - log_rms.mean()) / np.dot(dt, dt))
     else:
         slope = 0.0
     decay = float(np.clip(-slope, 0.0, 60.0 / 8.686 / sample_rate))  # at most 60 dB per second
     gain_frames = np.clip(rms[0] / rms, 0.1, 10.0)
-    gain = np.interp(np.arange(len(region), dtype=np.float32), centres.astype(np.float32),
-                     gain_frames.astype(np.float32)).astype(np.float32)
+    gain = ramps_between_frames(gain_frames, window, len(region))
     gain /= gain[0]
     samples = np.empty(loop_end + 1, np.float32)
     samples[:flatten_start] = audio[:flatten_start]
@@ -118,7 +138,7 @@ def prepare_note(audio: np.ndarray, model_rate: int, output_rate: int, pitch: in
     low-passes as it goes, so a note shifted up never aliases), and add the sustain loop."""
     target = output_rate / 2.0 ** (shift_semitones / 12.0)
     if model_rate != target:
-        audio = soxr.resample(audio, model_rate, target, quality="HQ").astype(np.float32)
+        audio = soxr.resample(audio, model_rate, target, quality="HQ").astype(np.float32, copy=False)
     note = make_loopable(audio, output_rate)
     note.pitch = pitch
     return note

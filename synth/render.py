@@ -126,6 +126,7 @@ def render_blocks(synth: Synth, song: Song, sample_rate: int, progress: bool = T
     frames_of = [(int(round(t * sample_rate)), e) for t, e in song.events]
     cursor_event = 0
     generator = AheadGenerator(synth, synth.upcoming_notes(frames_of) if ahead else [], sample_rate)
+    synth.batch_notes = not ahead  # the plan already holds every block's notes
     try:
         with _bar(progress, total=total, unit="frame", unit_scale=True, desc="rendering") as bar:
             for start in range(0, total, RENDER_BLOCK):
@@ -140,6 +141,7 @@ def render_blocks(synth: Synth, song: Song, sample_rate: int, progress: bool = T
                 bar.update(frames)
     finally:
         generator.close()
+        synth.batch_notes = True
 
 
 def render_song(synth: Synth, song: Song, sample_rate: int, progress: bool = True,

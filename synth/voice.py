@@ -42,34 +42,31 @@ class Voice:
 
     def render(self, n: int, bend: float, ramp: np.ndarray, env_buf: np.ndarray, out: np.ndarray) -> None:
         """Write ``n`` samples into ``out[:n]``. ``ramp`` is ``arange(max_block)`` as float64."""
-        data = self.data
+        data, env = self.data, self.env
         step = self.rate * bend
-        env = self.env
+        whole = step == 1.0 and self.pos.is_integer()  # no bend: whole samples, no interpolation
         pos = int(self.pos)
-        if (step == 1.0 and env.stage == SUSTAIN and pos == self.pos and pos + n < data.loop_end
-                and (self.travel + n <= data.decay_start or data.decay_per_sample <= 0)):
-            # Most of a song's voice blocks: a held note read straight, one scaled copy.
-            np.multiply(data.samples[pos:pos + n], self.gain * env.sustain, out=out[:n])
-            env.level = env.sustain
-            self.pos = float(pos + n)
-            self.travel += n
-            return
-        if step == 1.0 and self.pos.is_integer():
-            self._copy(n, out)  # no bend: whole samples, no interpolation (most notes, always in renders)
+        decays = data.decay_per_sample > 0 and self.travel + (n - 1) * step > data.decay_start
+        if whole and pos + n < data.loop_end and not decays:
+            source = data.samples[pos:pos + n]  # most voice blocks: read in place, scaled once below
         else:
-            self._interpolate(n, step, ramp, out)
-        beyond = self.travel + (n - 1) * step - data.decay_start
-        if beyond > 0 and data.decay_per_sample > 0:
-            decay = np.exp(-data.decay_per_sample * np.maximum(self.travel + ramp[:n] * step - data.decay_start, 0.0))
-            out[:n] *= decay
-            if decay[-1] < SILENCE_GAIN:
-                env.release(fast_len=n)  # decayed away while held: end it quietly
+            if whole:
+                self._copy(n, out)
+            else:
+                self._interpolate(n, step, ramp, out)
+            source = out[:n]
+            if decays:
+                played = self.travel + ramp[:n] * step
+                decay = np.exp(-data.decay_per_sample * np.maximum(played - data.decay_start, 0.0))
+                source *= decay
+                if decay[-1] < SILENCE_GAIN:
+                    env.release(fast_len=n)  # decayed away while held: end it quietly
         if env.stage == SUSTAIN:
             env.level = env.sustain
-            out[:n] *= self.gain * env.sustain  # a steady envelope is one scalar
+            np.multiply(source, self.gain * env.sustain, out=out[:n])  # a steady envelope is one scalar
         else:
             env.render(n, env_buf)
-            out[:n] *= env_buf[:n]
+            np.multiply(source, env_buf[:n], out=out[:n])
             out[:n] *= self.gain
         loop_start, loop_end = data.loop_start, data.loop_end
         advanced = self.pos + n * step

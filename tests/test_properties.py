@@ -198,3 +198,18 @@ def test_alsa_port_names_survive_a_replug():
     after = stable_port_name("Keystation 49:Keystation 49 MIDI 1 28:0")
     assert before == after == "Keystation 49:Keystation 49 MIDI 1"
     assert stable_port_name("gansynth-kbd:midi_out_0") == "gansynth-kbd:midi_out_0"
+
+
+@settings(max_examples=200, deadline=None)
+@given(window=st.integers(1, 2000), values=st.lists(st.floats(0.1, 10.0), min_size=1, max_size=40),
+       extra=st.integers(0, 1999))
+def test_loop_gain_ramps_are_np_interp(window, values, extra):
+    """The sustain loop's gain curve, built by broadcasting, is the straight-line interpolation
+    between frame centres that np.interp computes (it replaced it for speed)."""
+    from synth.notes import ramps_between_frames
+
+    gains = np.asarray(values)
+    length = len(gains) * window + extra % window if window > 1 else len(gains)
+    centres = (np.arange(len(gains)) + 0.5) * window
+    expected = np.interp(np.arange(length), centres, gains)
+    assert np.allclose(ramps_between_frames(gains, window, length), expected, rtol=1e-6, atol=1e-6)
