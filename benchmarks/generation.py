@@ -22,17 +22,24 @@ def main() -> int:
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="onnxruntime threads (0: every core)")
     parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--io-binding", action=argparse.BooleanOptionalAction, default=None,
+                        help="run through IO binding (default: on CUDA only)")
+    parser.add_argument("--no-cuda-graphs", action="store_true", help="CUDA without graph capture")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
-    model = GeneratorModel.load(args.model, device=args.device, threads=args.threads)
+    model = GeneratorModel.load(args.model, device=args.device, threads=args.threads,
+                                cuda_graphs=not args.no_cuda_graphs, io_binding=args.io_binding)
     table = generation_table(measure_generation(model, calls=args.calls))
     print(table)
     if not args.no_append:
         flags = "".join(f" --{k} {v}" for k, v in (("model", args.model), ("device", args.device),
                                                    ("threads", args.threads)) if v)
+        flags += {None: "", True: " --io-binding", False: " --no-io-binding"}[args.io_binding]
+        flags += " --no-cuda-graphs" * args.no_cuda_graphs
         record(ROOT / "docs" / "performance.md",
                f"Generation, {model.manifest.name} ({model.path.name}), {model.device_description}, "
-               f"{args.threads or 'all'} thread(s)", f".venv/bin/python benchmarks/generation.py{flags}", table)
+               f"{args.threads or 'all'} thread(s), {model.run_path}",
+               f".venv/bin/python benchmarks/generation.py{flags}", table)
     return 0
 
 

@@ -97,6 +97,9 @@ def _child_main(requests_in: io.FileIO, replies_out: io.FileIO, model_path: str,
     if model.sha256 != sha256:
         send_message(replies_out, ("error", f"{model_path} changed on disk since the host loaded it"))
         return
+    if model.provider == "CUDAExecutionProvider":
+        model.warm_up()  # first runs and graph captures before the first note, not during it
+        model.start_keep_alive()  # the GPU keeps its clocks between notes
     send_message(replies_out, ("ready", None))
     while True:
         try:

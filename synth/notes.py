@@ -276,6 +276,8 @@ class NoteBank:
         self.worker_native_id = threading.get_native_id()
         if self._process is None:
             _lower_own_priority()  # generating here: only on spare CPU time
+            if self.model.provider == "CUDAExecutionProvider":
+                self.model.start_keep_alive()  # (the worker process starts its own)
         try:
             while not self._stopping:
                 self._wake.wait()
@@ -286,6 +288,7 @@ class NoteBank:
                     self._busy = False
         finally:
             self._busy = False
+            self.model.stop_keep_alive()
             if self._process is not None:
                 self._process.close()
 

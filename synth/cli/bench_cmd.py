@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     model = GeneratorModel.load(args.model, device=args.device, threads=args.threads)
     rows = measure_generation(model, args.batches or BATCHES, args.calls)
     threads = args.threads or "all"
-    print(f"{model.manifest.name} ({model.path.name}) on {model.device_description}, {threads} thread(s); "
+    print(f"{model.manifest.name} ({model.path.name}) on {model.device_description}, {threads} thread(s), "
+          f"{model.run_path}; "
           f"{machine_description()}\n")
     print(generation_table(rows), end="")
     return 0
