@@ -184,6 +184,27 @@ class Synth:
         soft_clip(out)
         return out
 
+    def mark(self) -> list:
+        """The voices' playing state, for :meth:`rewind`: all that a block without events changes.
+        A live host renders the next block before its MIDI arrives and rewinds if the MIDI then
+        changes what sounds (see :meth:`changes_sound`)."""
+        return [(voice, voice.pos, voice.travel, copy.copy(voice.env)) for voice in self.voices]
+
+    def rewind(self, mark: list) -> None:
+        """Back to the state :meth:`mark` saved (valid only if no event was handled since)."""
+        for voice, pos, travel, env in mark:
+            voice.pos, voice.travel, voice.env = pos, travel, env
+        self.voices = [voice for voice, *_ in mark]
+
+    def changes_sound(self, event: ev.MidiEvent) -> bool:
+        """Whether ``event`` changes what the sounding voices play. Knob, morph and program
+        changes do not: they set the latent and envelope of the notes to come."""
+        if event.kind == ev.PROGRAM or event.kind in (ev.CHANNEL_PRESSURE, ev.POLY_PRESSURE):
+            return False
+        if event.kind == ev.CONTROL:
+            return not (event.a in self.knob_ccs or event.a == self.settings["midi.morph_cc"])
+        return True
+
     # -- events --------------------------------------------------------------------------------
     def handle(self, event: ev.MidiEvent) -> None:
         """Apply one event now (between rendered samples)."""

@@ -121,6 +121,10 @@ class LiveStats:
     engine_stalls: list[tuple[float, float]] = field(default_factory=list)  # (at s, ms) loop gaps over 2 blocks
     gc_pauses: list[tuple[float, int, float]] = field(default_factory=list)  # (at s, generation, ms) over 1 ms
     clock_origin: float = 0.0  # CLOCK_MONOTONIC seconds of "at s" = 0, to line the times up with other tools
+    # Blocks rendered ahead while the cycle's MIDI was awaited: played as rendered (the MIDI brought
+    # nothing that changes the sound), or rendered again with the MIDI's events.
+    blocks_ahead_played: int = 0
+    blocks_ahead_redone: int = 0
 
 
 def find_output_device(spec: str | None) -> int:
@@ -172,6 +176,8 @@ class LiveHost:
         self._block_ms = 1e9
         self._gc_started = 0.0
         self._gate = MidiCycleGate(self.options.blocksize)
+        self._ahead: list | None = None  # Synth.mark() from before the block rendered ahead
+        self._ahead_block: np.ndarray | None = None
 
     # -- control from other threads ---------------------------------------------------------------
     def submit(self, action: Callable[[LiveHost], None]) -> None:
@@ -322,9 +328,15 @@ class LiveHost:
                                               "(unplugged, or the JACK server went away)",
                                               hint="check it with `synth devices` and start again")
                 break
+            wake = getattr(self.midi, "wake", None)
+            if wake is not None:
+                wake.clear()  # before looking: a cycle from now on wakes the wait below at once
             if not self._fill():
                 self._report_worker()
-                time.sleep(period / 8)
+                if wake is not None:
+                    wake.wait(period / 8)  # JACK MIDI: woken by the cycle's MIDI read
+                else:
+                    time.sleep(period / 8)
 
     def _time_gc(self, phase: str, info: dict) -> None:
         if phase == "start":
@@ -368,11 +380,13 @@ class LiveHost:
             if self._awaiting_midi_cycle():
                 break
             t0, cpu0 = time.perf_counter(), time.thread_time()
+            if self.actions:
+                self._drop_ahead()  # actions may change the synth (or swap it): render after them
             self._apply_actions()
             events: list = []
             if self.midi:
                 self.midi.poll(events)
-            out = self.synth.process(events, block)
+            out = self._next_block(events, block)
             if self._fading:
                 out = self._mix_fading(out)
             self.out.write(out)
@@ -386,11 +400,44 @@ class LiveHost:
                                                round((time.thread_time() - cpu0) * 1000.0, 2), len(events)))
             self.stats.blocks_rendered += 1
             rendered = True
+        self._render_ahead(block)  # the ring is full (or awaits the MIDI): get the next block ready
         before = self.out.underflows
         self.out.poll()
         if self.out.underflows != before and len(self.stats.underflow_at_s) < 100:
             self.stats.underflow_at_s.append(round(time.perf_counter() - self._started, 3))
         return rendered
+
+    def _render_ahead(self, block: int) -> None:
+        """Render the next block now, as if the MIDI until then brings nothing. When it brings
+        nothing that changes the sound, the block goes out the moment there is room (with JACK,
+        the moment the cycle's MIDI is read): the ring is then short of a block for microseconds
+        instead of for a whole render, and that short moment is when a machine pause (after which
+        JACK runs two cycles back to back) turns into a dropout."""
+        if self._ahead is not None or self._fading or self.actions:
+            return
+        if self._ahead_block is None or len(self._ahead_block) != block:
+            self._ahead_block = np.zeros((block, 2), np.float32)
+        self._ahead = self.synth.mark()
+        np.copyto(self._ahead_block, self.synth.process((), block))
+
+    def _next_block(self, events: list, block: int) -> np.ndarray:
+        """The block for this cycle: the one rendered ahead if the events allow, else rendered now."""
+        if self._ahead is not None:
+            synth = self.synth
+            if not any(synth.changes_sound(event) for _, event in events):
+                for _, event in events:
+                    synth.handle(event)  # knobs, morph, program: for the notes to come
+                self._ahead = None
+                self.stats.blocks_ahead_played += 1
+                return self._ahead_block
+            self._drop_ahead()
+            self.stats.blocks_ahead_redone += 1
+        return self.synth.process(events, block)
+
+    def _drop_ahead(self) -> None:
+        if self._ahead is not None:
+            self.synth.rewind(self._ahead)
+            self._ahead = None
 
     def _apply_actions(self) -> None:
         while self.actions:

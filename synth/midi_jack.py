@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import re
+import threading
 from dataclasses import dataclass, field
 
 from .errors import MidiError
@@ -44,6 +45,7 @@ class JackMidiInputs(MidiSource):
     connected: bool = False  # ports connected to sources (not a virtual port others connect to)
     server_gone: bool = False
     cycles: int = 0  # JACK cycles in which the ports were read (the engine times its blocks by it)
+    wake: threading.Event = field(default_factory=threading.Event)  # set at each read, for the engine
     _queue: collections.deque = field(default_factory=lambda: collections.deque(maxlen=QUEUE_LIMIT))
 
     def _process(self, frames: int) -> None:
@@ -54,6 +56,7 @@ class JackMidiInputs(MidiSource):
                 if 0 < len(data) <= MAX_EVENT_BYTES and data[0] not in IGNORED_STATUS:
                     queue.append(bytes(data))
         self.cycles += 1
+        self.wake.set()
 
     def poll(self, out: list, budget: int = 512) -> None:
         """Append up to ``budget`` waiting events to ``out`` as ``(0, event)``."""

@@ -265,3 +265,37 @@ def test_a_knob_turned_before_a_note_in_the_block_generates_only_that_note(defau
     synth.process([(0, ev.control(knob_cc, 127)), (100, ev.note_on(60, 100))], 512)
     assert synth.bank.generated == 1  # not one more with the latent from before the knob moved
     assert synth.voices[0].data is synth.bank.get(upcoming[0][1][0])
+
+
+def test_a_block_rendered_ahead_rewinds_to_the_same_samples(default_model):
+    """The live host renders the next block before its MIDI arrives, and rewinds when the MIDI
+    changes the sound: the rewound synth must play exactly what one that never looked ahead plays."""
+    played, ahead = Synth(default_model), Synth(default_model)
+    for synth in (played, ahead):
+        synth.prepare(48000, 256)
+        synth.process([(0, ev.note_on(60, 100)), (10, ev.note_on(64, 90)), (20, ev.note_on(67, 80))], 256)
+        for _ in range(3):
+            synth.process([], 256)
+    mark = ahead.mark()
+    guess = ahead.process([], 256).copy()
+    ahead.rewind(mark)
+    assert np.array_equal(guess, played.process([], 256))  # nothing came: the guess was the block
+    ahead.process([], 256)  # (catch up with it: the same block)
+    mark = ahead.mark()
+    ahead.process([], 256)
+    ahead.rewind(mark)  # the MIDI brings a release and a bend: rewind, render with them
+    events = [(0, ev.note_off(64)), (0, ev.MidiEvent(ev.PITCH_BEND, 0, 0, 4096))]
+    for _ in range(2):
+        assert np.array_equal(ahead.process(events, 256), played.process(events, 256))
+        events = []
+    assert len(ahead.voices) == len(played.voices)
+
+
+def test_what_changes_the_sound_of_sounding_voices(synth):
+    knob_cc = synth.settings["midi.knob_ccs"][0]
+    assert not synth.changes_sound(ev.control(knob_cc, 3))
+    assert not synth.changes_sound(ev.control(synth.settings["midi.morph_cc"], 3))
+    assert not synth.changes_sound(ev.MidiEvent(ev.PROGRAM, 0, 2))
+    for event in (ev.note_on(60, 1), ev.note_off(60), ev.control(ev.CC_SUSTAIN, 127), ev.control(ev.CC_VOLUME, 3),
+                  ev.control(ev.CC_PAN, 3), ev.MidiEvent(ev.PITCH_BEND, 0, 0, 5)):
+        assert synth.changes_sound(event)
