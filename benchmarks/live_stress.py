@@ -20,6 +20,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -90,19 +91,42 @@ def probe_latencies(audio: np.ndarray, rate: int, probes: list[float]) -> tuple[
     return latencies, noisy
 
 
+def merge_freezes(reports: list[dict]) -> dict:
+    """One report from the per-CPU watchdogs: each freeze as (start s, ms, CPUs that saw it), where
+    freezes seen on several CPUs within 2 ms of each other are one (the whole machine paused)."""
+    reports = [r for r in reports if r]
+    if not reports:
+        return {}
+    seen = sorted((start, ms, r.get("cpu")) for r in reports for start, ms in r.get("freezes", []))
+    merged: list[list] = []
+    for start, ms, cpu in seen:
+        if merged and start - merged[-1][0] < 0.002:
+            merged[-1][1] = max(merged[-1][1], ms)
+            merged[-1][2].append(cpu)
+        else:
+            merged.append([start, ms, [cpu]])
+    return {"policy": reports[0]["policy"], "threshold_ms": reports[0]["threshold_ms"], "cpus": len(reports),
+            "freezes": merged}
+
+
 def freeze_report(freezes: dict, stats: dict) -> str:
-    """Whole-machine freezes seen by benchmarks/freeze_watch.py, and which underflows followed one."""
+    """CPU freezes seen by benchmarks/freeze_watch.py (one watchdog per CPU), and which underflows
+    followed one."""
     found = freezes.get("freezes", [])
     if not freezes:
         return "; freeze watch gave no report"
     origin = stats.get("clock_origin", 0.0)
     after_freeze = [at for at in stats.get("underflow_at_s", [])
-                    if any(start - 0.01 <= origin + at <= start + ms / 1000.0 + 0.1 for start, ms in found)]
-    longest = max((ms for _, ms in found), default=0.0)
-    return (f"; machine freezes (a SCHED_FIFO 99 watchdog woke over {freezes['threshold_ms']:g} ms late; "
-            f"{freezes['policy']}): {len(found)}, longest {longest:.1f} ms, at s "
-            f"{[round(start - origin, 3) for start, _ in found][:20]}; underflows within 100 ms after a freeze: "
-            f"{len(after_freeze)} of {len(stats.get('underflow_at_s', []))}")
+                    if any(start - 0.01 <= origin + at <= start + ms / 1000.0 + 0.1 for start, ms, _ in found)]
+    after_xrun = [at for at in stats.get("underflow_at_s", [])
+                  if any(0 <= origin + at - xrun <= 0.1 for xrun in freezes.get("xrun_at", []))]
+    longest = max((ms for _, ms, _ in found), default=0.0)
+    whole = sum(1 for _, _, cpus in found if len(cpus) == freezes["cpus"])
+    return (f"; CPU freezes (a SCHED_FIFO 99 watchdog per CPU woke over {freezes['threshold_ms']:g} ms late; "
+            f"{freezes['policy']}): {len(found)} ({whole} on every CPU at once, the rest on one), longest "
+            f"{longest:.1f} ms, at s {[(round(start - origin, 3), cpus) for start, _, cpus in found][:20]}; "
+            f"underflows within 100 ms after a freeze: {len(after_freeze)} of {len(stats.get('underflow_at_s', []))}"
+            f"; within 100 ms after a JACK xrun: {len(after_xrun)}")
 
 
 def rss_mb(pid: int) -> float:
@@ -113,7 +137,7 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def play_score(args, events: list, stats_path: Path, watch: subprocess.Popen):
+def play_score(args, events: list, stats_path: Path, watches: list[subprocess.Popen]):
     """Start the synth (or the floor), play ``events`` into it and record; stop everything."""
     floor = [sys.executable, str(ROOT / "benchmarks/floor_client.py"), "--stats", str(stats_path),
              "--blocksize", str(args.blocksize), "--audio-backend", args.audio_backend,
@@ -146,11 +170,15 @@ def play_score(args, events: list, stats_path: Path, watch: subprocess.Popen):
     finally:
         if proc.poll() is None:
             proc.kill()
-    watch.send_signal(signal.SIGTERM)
-    freezes = json.loads(watch.communicate(timeout=10)[0] or "{}")
+    reports = []
+    for watch in watches:
+        watch.send_signal(signal.SIGTERM)
+        reports.append(json.loads(watch.communicate(timeout=10)[0] or "{}"))
+    freezes = merge_freezes(reports)
     if not stats_path.exists():
         print(f"synth play ended with code {code} and wrote no stats:\n{err}", file=sys.stderr)
         return None
+    freezes["xrun_at"] = player.xrun_at
     return audio, code, json.loads(stats_path.read_text()), rss, freezes, player.xruns, player.rate
 
 
@@ -176,14 +204,15 @@ def main() -> int:
     server_realtime = jack_server_realtime()  # before the run: a client joining mid-run jolts the graph
     events = score(args.seconds, args.rate, args.voices, sweeps=not args.no_sweeps,
                    program_every_s=args.program_every, probe_every_s=args.probe_every)
-    watch = subprocess.Popen([sys.executable, str(ROOT / "benchmarks/freeze_watch.py")], stdout=subprocess.PIPE,
-                             text=True)
+    watches = [subprocess.Popen([sys.executable, str(ROOT / "benchmarks/freeze_watch.py"), "--cpu", str(cpu)],
+                                stdout=subprocess.PIPE, text=True) for cpu in sorted(os.sched_getaffinity(0))]
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            result = play_score(args, events, Path(tmp) / "stats.json", watch)
+            result = play_score(args, events, Path(tmp) / "stats.json", watches)
     finally:  # a failed run leaves no watchdog behind (play_score stops the synth)
-        if watch.poll() is None:
-            watch.kill()
+        for watch in watches:
+            if watch.poll() is None:
+                watch.kill()
     if result is None:
         return 1
     audio, code, stats, rss, freezes, xruns, rate = result

@@ -44,6 +44,7 @@ class JackPlayer:
         # NaN marks frames this client never saw (a cycle it missed): not the synth's silence.
         self.recording = np.full((int(seconds * self.rate), 2), np.nan, np.float32)
         self.xruns = 0
+        self.xrun_at: list[float] = []  # CLOCK_MONOTONIC seconds of the first 1000 xruns
         self.start_frame: int | None = None  # absolute frame of recording[0]
         self.queue: collections.deque = collections.deque()
         self.lock = threading.Lock()
@@ -54,6 +55,8 @@ class JackPlayer:
     def _xrun(self, _delay_usecs: float) -> None:
         if not self.closing:
             self.xruns += 1
+            if len(self.xrun_at) < 1000:
+                self.xrun_at.append(time.monotonic())
 
     def _process(self, frames: int) -> None:
         if self.closing:
