@@ -66,6 +66,7 @@ def main() -> int:
     gc.collect()
     gc.freeze()
     position, blocks = 0, 0
+    underflow_at: list[float] = []  # seconds from the start, as the synth's stats give them
     started = time.perf_counter()
     out.start()
     while not stop.is_set():
@@ -85,13 +86,17 @@ def main() -> int:
             position = (position + block) % period_frames
             blocks += 1
             wrote = True
+        before = out.underflows
         out.poll()
+        if out.underflows != before and len(underflow_at) < 100:
+            underflow_at.append(round(time.perf_counter() - started, 3))
         if not wrote:
             time.sleep(block / rate / 4)
     underflows = out.underflows
     out.close()
     stats = {"underflows": underflows, "blocks_rendered": blocks, "seconds": time.perf_counter() - started,
-             "audio_backend": out.name, "engine_priority": priority, "peak_render_ms": 0.0, "notes_played": 0}
+             "audio_backend": out.name, "engine_priority": priority, "peak_render_ms": 0.0, "notes_played": 0,
+             "underflow_at_s": underflow_at, "clock_origin": started}
     if args.stats:
         args.stats.write_text(json.dumps(stats, indent=2) + "\n")
     print(f"floor client: {underflows} underflows in {stats['seconds']:.0f} s via {out.name}", file=sys.stderr)
