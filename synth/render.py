@@ -66,6 +66,7 @@ class AheadGenerator:
         self._ready_before = 0  # every planned note starting before this frame is cached
         self._mixed = 0  # the mixer's position
         self._stop = False
+        self.error: Exception | None = None  # why generating ahead stopped early, if it did
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="render-ahead", daemon=True)
         self._thread.start()
@@ -100,6 +101,8 @@ class AheadGenerator:
                 with self._changed:
                     self._ready_before = plan[done][0] if done < len(plan) else 1 << 62
                     self._changed.notify_all()
+        except Exception as exc:  # noqa: BLE001  kept, not printed: the engine meets and reports it itself
+            self.error = exc
         finally:  # on an error too: the engine then generates (and reports) what it needs itself
             with self._changed:
                 self._ready_before = 1 << 62

@@ -172,3 +172,22 @@ def test_bad_arguments_get_usage(tmp_path):
     assert result.returncode == 2 and "usage:" in result.stderr and "0..127" in result.stderr
     result = synth_cli("render", str(DEMO))
     assert result.returncode == 2 and "-o OUT.wav" in result.stderr
+
+
+def test_a_failing_ahead_thread_is_quiet_and_leaves_the_notes_to_the_engine(default_model, capfd):
+    """A plan the model cannot run (here a latent of the wrong size) stops the second thread
+    without a traceback; the mixer does not wait for it, and the engine generates what it needs."""
+    from synth.engine import Synth
+    from synth.notes import NoteKey
+    from synth.render import AheadGenerator
+
+    synth = Synth(default_model)
+    synth.prepare(48000, 16384)
+    key = NoteKey(60, 3, b"not a latent", 0)
+    generator = AheadGenerator(synth, [(0, (key, np.zeros(3, np.float32), 0.5))], 48000)
+    generator.ready(16384)
+    generator.close()
+    assert generator.error is not None and synth.bank.get(key) is None
+    assert "Traceback" not in capfd.readouterr().err
+    synth.process([(0, ev.note_on(60, 100))], 16384)  # the engine still plays it, generating it now
+    assert len(synth.voices) == 1 and synth.bank.generated == 1
