@@ -112,6 +112,8 @@ def _mido_events(path) -> list | None:
 
     try:
         midi = mido.MidiFile(path)
+        if any(isinstance(m, mido.UnknownMetaMessage) for track in midi.tracks for m in track):
+            return None  # mido drops the delta time of a meta event of unknown type (its bug, 1.3)
         now, out = 0.0, []
         for message in midi:
             now += message.time
