@@ -199,11 +199,11 @@ class Synth:
     def changes_sound(self, event: ev.MidiEvent) -> bool:
         """Whether ``event`` changes what the sounding voices play. Knob, morph and program
         changes do not: they set the latent and envelope of the notes to come."""
-        if event.kind == ev.PROGRAM or event.kind in (ev.CHANNEL_PRESSURE, ev.POLY_PRESSURE):
-            return False
-        if event.kind == ev.CONTROL:
-            return not (event.a in self.knob_ccs or event.a == self.settings["midi.morph_cc"])
-        return True
+        return not (event.kind in (ev.PROGRAM, ev.CHANNEL_PRESSURE, ev.POLY_PRESSURE) or self._latent_cc(event))
+
+    def _latent_cc(self, event: ev.MidiEvent) -> bool:
+        """A knob or morph controller: it moves the channel's latent, which only new notes use."""
+        return event.kind == ev.CONTROL and (event.a in self.knob_ccs or event.a == self.settings["midi.morph_cc"])
 
     # -- events --------------------------------------------------------------------------------
     def handle(self, event: ev.MidiEvent) -> None:
@@ -465,7 +465,6 @@ class Synth:
         replayed on copies of the channels, so nothing audible changes. Lets the engine generate a
         block's notes in one batch, and a renderer a song's notes ahead of the mixing."""
         saved = None
-        morph_cc = self.settings["midi.morph_cc"]
         upcoming = []
         try:
             for position, event in events:
@@ -473,9 +472,7 @@ class Synth:
                 if kind == ev.NOTE_ON:
                     upcoming.append((position, self._note_request(channel, event.a, event.b)[:3]))
                     continue
-                moves_latent = kind == ev.PROGRAM or kind == ev.CONTROL and (
-                    event.a in self.knob_ccs or event.a == morph_cc)
-                if not moves_latent:
+                if not (kind == ev.PROGRAM or self._latent_cc(event)):
                     continue
                 if saved is None:
                     saved = self.channels
@@ -517,7 +514,7 @@ class Synth:
             for voice in self.voices:  # a retrigger or a release of this key; stealing catches up itself
                 if voice.channel == channel and voice.note == event.a:
                     self._catch_up(voice, offset)
-        elif not (event.kind == ev.CONTROL and (event.a in self.knob_ccs or event.a == self.settings["midi.morph_cc"])):
+        elif not self._latent_cc(event):
             for voice in self.voices:  # bend, pedal, volume, pan, all-notes-off: the whole channel
                 if voice.channel == channel:
                     self._catch_up(voice, offset)

@@ -155,7 +155,7 @@ class GeneratorModel:
         """Switch to IO binding if it gives the plain run's audio for the first note; else say why not."""
         m = self.manifest
         z = np.random.default_rng(1).standard_normal((1, m.latent_dim)).astype(np.float32)
-        pitch = np.array([(m.pitch_min + m.pitch_max) // 2])
+        pitch = np.array([self.middle_pitch])
         plain = self._run(z, pitch, None)
         try:
             runner = BoundRunner(ort, self.session, m, device, graphs)
@@ -178,6 +178,11 @@ class GeneratorModel:
         return f"{name} ({'; '.join(notes)})" if notes else name
 
     @property
+    def middle_pitch(self) -> int:
+        """The middle of the model's pitch range: the note its checks, warm-up and keep-alive run."""
+        return (self.manifest.pitch_min + self.manifest.pitch_max) // 2
+
+    @property
     def run_path(self) -> str:
         """How a call reaches onnxruntime, in words (for benchmarks and ``synth bench``)."""
         if self.runner is None:
@@ -190,7 +195,7 @@ class GeneratorModel:
         m = self.manifest
         try:
             z = np.random.default_rng(0).standard_normal((1, m.latent_dim)).astype(np.float32)
-            raw = self._run(z, np.array([(m.pitch_min + m.pitch_max) // 2]), None)
+            raw = self._run(z, np.array([self.middle_pitch]), None)
         except Exception as exc:  # a graph that loads but cannot run
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{self.path} fails on its first note ({first[:160]})") from None
@@ -218,7 +223,7 @@ class GeneratorModel:
     def probe(self) -> dict[str, float]:
         """Generate one middle note and report its level, to catch silent or broken models."""
         m = self.manifest
-        mid = (m.pitch_min + m.pitch_max) // 2
+        mid = self.middle_pitch
         raw = self._run(np.zeros((1, m.latent_dim), np.float32), np.array([mid]), None)
         audio = np.nan_to_num(raw)
         return {"pitch": mid, "finite": bool(np.isfinite(raw).all()), "peak": float(np.abs(audio).max()),
@@ -250,7 +255,7 @@ class GeneratorModel:
         for batch in batches:
             for _ in range(2):
                 self.generate(np.zeros((batch, m.latent_dim), np.float32),
-                              np.full(batch, (m.pitch_min + m.pitch_max) // 2), None)
+                              np.full(batch, self.middle_pitch), None)
 
     def start_keep_alive(self, idle_s: float = KEEP_ALIVE_IDLE_S) -> None:
         """Run one note whenever the model has been idle ``idle_s`` seconds, so a GPU stays at its
@@ -295,7 +300,7 @@ class KeepAlive:
     def _run(self) -> None:
         m = self.model.manifest
         z = np.zeros((1, m.latent_dim), np.float32)
-        pitch = np.array([(m.pitch_min + m.pitch_max) // 2])
+        pitch = np.array([self.model.middle_pitch])
         while not self._stopped.wait(self.idle_s / 2):
             if time.monotonic() - self.model.last_run >= self.idle_s:
                 self.model.generate(z, pitch, None)
