@@ -25,8 +25,12 @@ def main() -> int:
     parser.add_argument("--io-binding", action=argparse.BooleanOptionalAction, default=None,
                         help="run through IO binding (default: on CUDA only)")
     parser.add_argument("--no-cuda-graphs", action="store_true", help="CUDA without graph capture")
+    parser.add_argument("--compare-io-binding", action="store_true",
+                        help="only compare IO binding with plain runs at batch 1, call by call in turn (prints)")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args()
+    if args.compare_io_binding:
+        return compare_io_binding(args)
     model = GeneratorModel.load(args.model, device=args.device, threads=args.threads,
                                 cuda_graphs=not args.no_cuda_graphs, io_binding=args.io_binding)
     table = generation_table(measure_generation(model, calls=args.calls))
@@ -40,6 +44,28 @@ def main() -> int:
                f"Generation, {model.manifest.name} ({model.path.name}), {model.device_description}, "
                f"{args.threads or 'all'} thread(s), {model.run_path}",
                f".venv/bin/python benchmarks/generation.py{flags}", table)
+    return 0
+
+
+def compare_io_binding(args) -> int:
+    """p50 of bound and plain batch-1 calls, interleaved so both see the same machine state."""
+    import time
+
+    import numpy as np
+
+    model = GeneratorModel.load(args.model, device=args.device, threads=args.threads, io_binding=True)
+    runner, z = model.runner, np.zeros((1, model.manifest.latent_dim), np.float32)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    calls = max(args.calls, 100) + 100
+    for i in range(calls):
+        for bound in ((True, False) if i % 2 else (False, True)):
+            model.runner = runner if bound else None
+            started = time.perf_counter()
+            model.generate(z, np.array([model.middle_pitch]))
+            times[bound].append(time.perf_counter() - started)
+    bound_ms, plain_ms = (1000 * float(np.median(times[k][100:])) for k in (True, False))
+    print(f"{model.device_description}, {args.threads or 'all'} thread(s), {calls - 100} calls each: "
+          f"IO binding {bound_ms:.2f} ms, plain {plain_ms:.2f} ms p50")
     return 0
 
 
