@@ -147,3 +147,34 @@ def test_segmented_noise_equals_interpolating_every_band(num_frames, noise_lengt
     assert (got - expected).abs().max() < 1e-5 * expected.abs().max()
     assert (generator.noise_period is None) == (noise_length % (64000 // num_frames) != 0)
     assert not any(key.startswith("noise_") and key != "noise_bank" for key in generator.state_dict())
+
+
+def test_soundfont_data_set_is_16_bit_named_and_holds_out_velocities(tmp_path):
+    from training.data import NoteDataset, build_soundfont_dataset
+
+    folder = build_soundfont_dataset(tmp_path / "d", [0, 40], [60, 62], [60, 110], sample_rate=16000,
+                                     num_samples=8000, progress=False, held_out_velocities=[90])
+    assert np.load(folder / "audio.npy", mmap_mode="r").dtype == np.int16
+    train, held = NoteDataset.load(folder, "train"), NoteDataset.load(folder, "validation")
+    assert sorted(set(np.round(train.velocity * 127).astype(int))) == [60, 110]
+    assert set(np.round(held.velocity * 127).astype(int)) == {90}
+    assert train.names == {0: "Acoustic Grand Piano", 40: "Violin"}
+    clips = train.audio[np.array([3, 0])]  # read in any order, scaled back to float
+    assert clips.dtype == np.float32 and 0.05 < np.abs(clips).max() <= 1.0
+    assert np.array_equal(clips[1], train.audio[0])
+
+
+def test_palette_encoder_trains_and_resumes_exactly(tiny_dataset, tmp_path):
+    extra = ["encoder.enabled=true", "encoder.channels=16", "encoder.num_mels=16", "encoder.kl_warmup_steps=2"]
+    straight = Trainer(_config(tiny_dataset, 4, extra=extra), tmp_path / "a")
+    straight.fit(progress=False)
+    assert all(np.isfinite(h["kl"]) and np.isfinite(h["stft"]) for h in straight.history)
+    first = Trainer(_config(tiny_dataset, 2, extra=extra), tmp_path / "b")
+    first.fit(progress=False)
+    resumed = Trainer(_config(tiny_dataset, 4, extra=extra), tmp_path / "b")
+    resumed.load_state(load_checkpoint(tmp_path / "b" / "checkpoint.pt"))
+    resumed.fit(progress=False)
+    for name, value in straight.encoder.state_dict().items():
+        assert torch.equal(value, resumed.encoder.state_dict()[name]), name
+    for name, value in straight.generator.state_dict().items():
+        assert torch.equal(value, resumed.generator.state_dict()[name]), name

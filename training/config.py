@@ -33,6 +33,12 @@ DEFAULTS: dict[str, Any] = {
         "kind": "spectrogram", "fft_sizes": [1024, 256], "channels": 32,  # spectrogram
         "width": 16, "layers": 5, "phase_shuffle": 2, "spectral_norm": True,  # waveform
     },
+    # The palette model: an encoder from real notes to latents (VAE), reconstructions trained with
+    # the STFT and adversarial losses, and prior samples with the adversarial loss alone.
+    "encoder": {
+        "enabled": False, "channels": 128, "num_mels": 64, "kl_weight": 0.02, "kl_warmup_steps": 2000,
+        "prior_share": 0.5,
+    },
     "train": {
         "steps": 1500, "batch_size": 16, "lr_g": 3e-4, "lr_d": 2e-4, "betas": [0.5, 0.9],
         "gan_loss": "hinge", "gan_weight": 0.1, "feature_matching_weight": 1.0, "recon_weight": 1.0,

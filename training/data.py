@@ -1,9 +1,14 @@
 """Note data sets: single notes rendered from a SoundFont with FluidSynth.
 
-A data set is a folder with ``audio.npy`` (``[num_notes, num_samples]`` float32,
-memory-mapped on load) and ``index.json`` (sample rate, and per note its program,
-pitch, velocity and split). Notes are held for the whole clip, so a clip is "the
-note while the key is down"; the host adds release and sustain looping.
+A data set is a folder with ``audio.npy`` (``[num_notes, num_samples]``, 16-bit for
+SoundFont sets and float32 for older ones, memory-mapped on load) and ``index.json``
+(sample rate, and per note its program, GM name and family, pitch, velocity and split).
+Notes are held for the whole clip, so a clip is "the note while the key is down"; the
+host adds release and sustain looping.
+
+FluidR3 is not in tune everywhere (its Acoustic Grand plays 39-42 a semitone sharp), so every
+rendered note is measured with YIN and a note that sounds a semitone or more from its key is
+dropped and counted: a pitch-conditioned model must not learn a wrong pitch as right.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ import mido
 import numpy as np
 import soundfile as sf
 from tqdm import tqdm
+
+from synth.gm import family, family_name, program_name
+from synth.pitch import pitch_error_cents
 
 DEFAULT_SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 NOTE_SPACING_S = 1.5  # silence after each clip, for FluidSynth's release to die away
@@ -79,11 +87,33 @@ def _slice_notes(audio: np.ndarray, starts: list[float], sample_rate: int, num_s
     return clips
 
 
+OUT_OF_TUNE_CENTS = 50.0
+INT16_SCALE = 32767.0
+
+
+def out_of_tune(clip: np.ndarray, sample_rate: int, pitch: int) -> float | None:
+    """Cents a clip sounds off its key when that is between 50 and 250 (a wrong sample, not an
+    estimator's octave slip); ``None`` when it is in tune or cannot be measured."""
+    steady = clip[int(0.1 * sample_rate):int(0.6 * sample_rate)]
+    cents = pitch_error_cents(steady, sample_rate, pitch)
+    if cents is None or abs(cents) <= OUT_OF_TUNE_CENTS or abs(cents) > 250.0:
+        return None
+    return cents
+
+
 def build_soundfont_dataset(out_dir: Path, programs: list[int], pitches: list[int], velocities: list[int],
                             sample_rate: int = 32000, num_samples: int = 64000,
                             soundfont: Path = DEFAULT_SOUNDFONT, validation_share: float = 0.1,
-                            seed: int = 0, progress: bool = True) -> Path:
-    """Render every program x pitch x velocity as one held note; write the data set atomically."""
+                            seed: int = 0, progress: bool = True,
+                            held_out_velocities: list[int] = ()) -> Path:
+    """Render every program x pitch x velocity as one held note; write the data set atomically.
+
+    Notes at ``held_out_velocities`` are rendered too and all go to the validation split (the
+    palette's evaluation asks about velocities never trained on); otherwise a random
+    ``validation_share`` of the notes is held out.
+    """
+    held_out = set(held_out_velocities)
+    velocities = sorted(set(velocities) | held_out)
     if not soundfont.exists():
         raise FileNotFoundError(f"SoundFont {soundfont} not found (Debian: apt-get install fluid-soundfont-gm)")
     clip_s = num_samples / sample_rate
@@ -102,15 +132,28 @@ def build_soundfont_dataset(out_dir: Path, programs: list[int], pitches: list[in
             # One gain per program keeps its velocity dynamics; the loudest note peaks at 0.9.
             program_clips *= 0.9 / max(float(np.abs(program_clips).max()), 1e-6)
             clips.append(program_clips)
-            for note in notes:
-                split = "validation" if rng.random() < validation_share else "train"
-                index.append({"program": note.program, "pitch": note.pitch, "velocity": note.velocity,
-                              "split": split})
+            for note, clip in zip(notes, program_clips):
+                if held_out:
+                    split = "validation" if note.velocity in held_out else "train"
+                else:
+                    split = "validation" if rng.random() < validation_share else "train"
+                index.append({"program": note.program, "name": program_name(note.program),
+                              "family": family(note.program), "family_name": family_name(note.program),
+                              "pitch": note.pitch, "velocity": note.velocity, "split": split,
+                              "off_cents": out_of_tune(clip, sample_rate, note.pitch)})
     data = np.concatenate(clips)
     silent = np.abs(data).max(axis=1) < 1e-3
-    keep = ~silent
-    write_dataset(out_dir, data[keep], [n for n, k in zip(index, keep) if k], sample_rate,
-                  f"FluidSynth {soundfont.name}", {"skipped_silent": int(silent.sum())})
+    wrong_pitch = np.array([n["off_cents"] is not None for n in index])
+    keep = ~silent & ~wrong_pitch
+    dropped = [f"{n['name']} {n['pitch']}@{n['velocity']}: {n['off_cents']:+.0f} cents"
+               for n, bad in zip(index, wrong_pitch) if bad]
+    for note in index:
+        del note["off_cents"]
+    audio16 = np.round(np.clip(data[keep], -1.0, 1.0) * INT16_SCALE).astype(np.int16)
+    write_dataset(out_dir, audio16, [n for n, k in zip(index, keep) if k], sample_rate,
+                  f"FluidSynth {soundfont.name}",
+                  {"skipped_silent": int(silent.sum()), "dropped_out_of_tune": dropped,
+                   "held_out_velocities": sorted(held_out)})
     return out_dir
 
 
@@ -119,8 +162,9 @@ def write_dataset(out_dir: Path, audio: np.ndarray, notes: list[dict], sample_ra
     """Write ``audio.npy`` and ``index.json`` beside each other, each renamed into place when complete."""
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp_audio = out_dir / "audio.npy.partial"
+    dtype = np.int16 if audio.dtype == np.int16 else np.float32  # int16 holds INT16_SCALE x the signal
     with open(tmp_audio, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(audio, np.float32))
+        np.save(handle, np.ascontiguousarray(audio, dtype))
     meta = {"sample_rate": sample_rate, "num_samples": int(audio.shape[1]), "source": source, **(extra or {}),
             "notes": notes}
     tmp_index = out_dir / "index.json.partial"
@@ -129,27 +173,56 @@ def write_dataset(out_dir: Path, audio: np.ndarray, notes: list[dict], sample_ra
     os.replace(tmp_index, out_dir / "index.json")
 
 
+class ClipReader:
+    """``reader[i]`` is note ``i`` of a split as float32, read from the memory-mapped file on demand
+    (16-bit sets are scaled back; nothing is loaded until asked for)."""
+
+    def __init__(self, audio: np.ndarray, rows: np.ndarray) -> None:
+        self._audio, self._rows = audio, rows
+        self._scale = 1.0 / INT16_SCALE if audio.dtype == np.int16 else 1.0
+        self.shape = (len(rows), audio.shape[1])
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index) -> np.ndarray:
+        rows = self._rows[index]
+        if isinstance(rows, np.ndarray):
+            order = np.argsort(rows)  # memory-mapped reads in file order
+            out = np.empty((len(rows), self.shape[1]), np.float32)
+            out[order] = self._audio[rows[order]]
+        else:
+            out = np.asarray(self._audio[rows], np.float32)
+        if self._scale != 1.0:
+            out *= self._scale
+        return out
+
+
 @dataclass
 class NoteDataset:
     """A built data set, memory-mapped: ``audio[i]`` is ``[num_samples]`` float32."""
 
-    audio: np.ndarray
+    audio: ClipReader
     pitch: np.ndarray
     velocity: np.ndarray
     program: np.ndarray
     sample_rate: int
     description: str
+    names: dict[int, str]
 
     @classmethod
     def load(cls, folder: Path, split: str | None = "train") -> NoteDataset:
         meta = json.loads((Path(folder) / "index.json").read_text())
         audio = np.load(Path(folder) / "audio.npy", mmap_mode="r")
-        rows = [i for i, n in enumerate(meta["notes"]) if split is None or n["split"] == split]
+        rows = np.array([i for i, n in enumerate(meta["notes"]) if split is None or n["split"] == split], np.int64)
         notes = [meta["notes"][i] for i in rows]
-        return cls(audio=audio[rows], pitch=np.array([n["pitch"] for n in notes], np.int64),
+        programs = np.array([n["program"] for n in notes], np.int64)
+        names = {int(p): next((n.get("name") for n in notes if n["program"] == p), None) or f"program {p}"
+                 for p in np.unique(programs)}
+        return cls(audio=ClipReader(audio, rows), pitch=np.array([n["pitch"] for n in notes], np.int64),
                    velocity=np.array([n["velocity"] for n in notes], np.float32) / 127.0,
-                   program=np.array([n["program"] for n in notes], np.int64),
-                   sample_rate=int(meta["sample_rate"]), description=meta["source"])
+                   program=programs, sample_rate=int(meta["sample_rate"]), description=meta["source"],
+                   names=names)
 
     def __len__(self) -> int:
         return len(self.pitch)

@@ -32,6 +32,7 @@ from .distributed import Group
 from .losses import discriminator_loss, feature_matching, generator_loss, gradient_penalty, r1_penalty
 from .models import build_discriminator, build_generator
 from .models.discriminators import multi_resolution_stft_loss
+from .models.encoder import TimbreEncoder, kl_to_normal
 from .monitor import Monitor
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -75,13 +76,20 @@ class Trainer:
         self.generator = build_generator(config).to(self.device)
         self.ema = copy.deepcopy(self.generator).eval()
         self.discriminator = build_discriminator(config).to(self.device)
-        self.group.broadcast_parameters(self.generator, self.ema, self.discriminator)
+        self.encoder = build_encoder(config)
+        if self.encoder is not None:
+            self.encoder.to(self.device)
+        trained = [self.generator, self.ema, self.discriminator] + ([self.encoder] if self.encoder is not None else [])
+        self.group.broadcast_parameters(*trained)
         # From here on each process draws its own batches and latents.
         rank_seed = config["seed"] + 1000 * self.group.rank
         torch.manual_seed(rank_seed)
         self.rng = np.random.default_rng(rank_seed)
         betas = tuple(train["betas"])
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=train["lr_g"], betas=betas)
+        g_params = list(self.generator.parameters())
+        if self.encoder is not None:  # the encoder learns with the generator, as one autoencoder
+            g_params += list(self.encoder.parameters())
+        self.opt_g = torch.optim.Adam(g_params, lr=train["lr_g"], betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=train["lr_d"], betas=betas)
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -104,12 +112,15 @@ class Trainer:
                 "discriminator": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(),
                 "opt_d": self.opt_d.state_dict(), "torch_rng": rngs[0]["torch"], "numpy_rng": rngs[0]["numpy"],
                 "rank_rngs": rngs, "replica_checksums": checksums, "history": self.history,
-                "data": self.data.description}
+                "data": self.data.description,
+                **({"encoder": self.encoder.state_dict()} if self.encoder is not None else {})}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
         self.ema.load_state_dict(state["ema"])
         self.discriminator.load_state_dict(state["discriminator"])
+        if self.encoder is not None:
+            self.encoder.load_state_dict(state["encoder"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         rngs = state.get("rank_rngs") or [{"torch": state["torch_rng"], "numpy": state["numpy_rng"]}]
@@ -150,17 +161,35 @@ class Trainer:
         train = self.config["train"]
         kind = train["gan_loss"]
         real, pitch, velocity = self.batch()
-        z = torch.randn(len(real), self.config["model"]["latent_dim"], device=self.device)
+        latent_dim = self.config["model"]["latent_dim"]
+        kl = prior = None
+        if self.encoder is not None:  # reconstruct each real note from its own latent
+            mean, log_variance = self.encoder(real, pitch, velocity)
+            z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
+            kl = kl_to_normal(mean, log_variance)
+        else:
+            z = torch.randn(len(real), latent_dim, device=self.device)
         with self._autocast():
             fake = self.generator(z, pitch, velocity).float()
+        if self.encoder is not None and self.config["encoder"]["prior_share"] > 0:
+            # Latents from the prior must sound like instruments too: D judges them, nothing else can.
+            count = max(1, int(round(len(real) * self.config["encoder"]["prior_share"])))
+            with self._autocast():
+                prior = self.generator(torch.randn(count, latent_dim, device=self.device), pitch[:count],
+                                       velocity[:count]).float()
 
         # D sees the same random window of every real and generated note (cheaper than whole notes).
         crop = min(train["crop_samples"], real.shape[1])
         start = int(self.rng.integers(0, real.shape[1] - crop + 1))
         real_crop, fake_crop = real[:, start:start + crop], fake[:, start:start + crop]
+        judged, judged_pitch = fake_crop, pitch
+        if prior is not None:
+            prior_crop = prior[:, start:start + crop]
+            judged = torch.cat([fake_crop, prior_crop])
+            judged_pitch = torch.cat([pitch, pitch[:len(prior)]])
         with self._autocast():
             real_out = self.discriminator(real_crop, pitch)
-            fake_out_d = self.discriminator(fake_crop.detach(), pitch)
+            fake_out_d = self.discriminator(judged.detach(), judged_pitch)
             d_loss = sum(discriminator_loss(kind, r.float(), f.float())
                          for (r, _), (f, _) in zip(real_out, fake_out_d))
         losses: dict[str, float] = {}
@@ -180,11 +209,17 @@ class Trainer:
         with self._autocast():
             fake_out = self.discriminator(fake_crop, pitch)
             adversarial = sum(generator_loss(kind, f.float()) for f, _ in fake_out)
+            if prior is not None:
+                adversarial = adversarial + sum(generator_loss(kind, f.float())
+                                                for f, _ in self.discriminator(prior_crop, pitch[:len(prior)]))
             matching = sum(feature_matching([t.float() for t in rf], [t.float() for t in ff])
                            for (_, rf), (_, ff) in zip(real_out, fake_out))
         recon = multi_resolution_stft_loss(fake, real) if train["recon_weight"] > 0 else fake.new_zeros(())
         g_loss = (train["gan_weight"] * (adversarial + train["feature_matching_weight"] * matching)
                   + train["recon_weight"] * recon)
+        if kl is not None:
+            warm = min(1.0, (self.step + 1) / max(1, self.config["encoder"]["kl_warmup_steps"]))
+            g_loss = g_loss + self.config["encoder"]["kl_weight"] * warm * kl
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.group.average_gradients(self.generator)
@@ -192,6 +227,8 @@ class Trainer:
         self._update_ema(train["ema_decay"])
         self.step += 1
         losses.update({"d": d_loss.item(), "g_adv": adversarial.item(), "fm": matching.item(), "stft": recon.item()})
+        if kl is not None:
+            losses["kl"] = kl.item()
         return losses
 
     @torch.no_grad()
@@ -219,7 +256,7 @@ class Trainer:
                 if self.step % train["log_every"] == 0:
                     losses["step"], losses["elapsed_s"] = self.step, time.time() - started
                     self.history.append(losses)
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k in ("d", "g_adv", "stft")})
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k in ("d", "g_adv", "stft", "kl")})
                     if self.monitor:
                         self.monitor.scalars(self.step, losses)
                 if self.monitor and self.step % train["sample_every"] == 0:
@@ -235,6 +272,15 @@ class Trainer:
                 self.monitor.flush()
         bar.close()
         self.save()
+
+
+def build_encoder(config: dict[str, Any]) -> TimbreEncoder | None:
+    """The palette model's encoder when ``encoder.enabled``; ``None`` for a plain GAN."""
+    options = config["encoder"]
+    if not options["enabled"]:
+        return None
+    model = config["model"]
+    return TimbreEncoder(model["latent_dim"], model["sample_rate"], options["channels"], options["num_mels"])
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

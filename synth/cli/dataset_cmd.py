@@ -9,8 +9,20 @@ from pathlib import Path
 from ..errors import SynthError, missing_training_extra
 from .common import parse_range
 
+
+def parse_programs(text: str) -> list[int]:
+    """``palette`` (the sixteen of synth.gm.PALETTE), ``melodic`` (0-95) or a list like ``0,4,11-13``."""
+    from ..gm import PALETTE
+
+    if text == "palette":
+        return list(PALETTE)
+    if text == "melodic":
+        return list(range(96))
+    return parse_range(text)
+
 EXAMPLE = """examples:
   synth dataset soundfont -o data/ep --programs 4 --pitches 36-84 --velocities 40,80,120
+  synth dataset soundfont -o data/palette --programs palette --velocities 40,80,120 --held-out-velocities 60,100
   synth dataset folder ~/samples/rhodes -o data/rhodes   (pitch from names like C4, F#2, x-060-100, or estimated)"""
 
 
@@ -19,9 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", type=Path, nargs="?", help="folder of one-shot recordings (source 'folder')")
     parser.add_argument("-o", "--output", type=Path, required=True, help="data set folder to write")
     parser.add_argument("--soundfont", type=Path, default=Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
-    parser.add_argument("--programs", type=parse_range, default=[4], help="GM programs, 0-based (4)")
+    parser.add_argument("--programs", type=parse_programs, default=[4],
+                        help="GM programs, 0-based, or 'palette' or 'melodic' (4)")
     parser.add_argument("--pitches", type=parse_range, default=list(range(36, 85)), help="notes (36-84)")
     parser.add_argument("--velocities", type=parse_range, default=[40, 80, 120], help="velocities (40,80,120)")
+    parser.add_argument("--held-out-velocities", type=parse_range, default=[],
+                        help="velocities rendered for validation only (default: a random 10%% of notes)")
     parser.add_argument("--sample-rate", type=int, default=32000, help="Hz (32000)")
     parser.add_argument("--seconds", type=float, default=2.0, help="clip length (2.0)")
 
@@ -39,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         raise SynthError(f"SoundFont {args.soundfont} does not exist", hint="apt-get install fluid-soundfont-gm")
     try:
         out = build_soundfont_dataset(args.output, args.programs, args.pitches, args.velocities,
-                                      args.sample_rate, int(args.seconds * args.sample_rate), args.soundfont)
+                                      args.sample_rate, int(args.seconds * args.sample_rate), args.soundfont,
+                                      held_out_velocities=args.held_out_velocities)
     except (RuntimeError, FileNotFoundError) as exc:
         raise SynthError(str(exc)) from None
     print(out)
