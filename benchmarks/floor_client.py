@@ -23,9 +23,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from synth.audio_out import open_output  # noqa: E402
-from synth.events import NOTE_OFF, NOTE_ON  # noqa: E402
-from synth.live import MidiCycleGate, _raise_priority, choose_priority, find_output_device  # noqa: E402
+from synth.host.ahead import MidiCycleGate  # noqa: E402
+from synth.host.outputs import (
+    find_output_device,  # noqa: E402
+    open_output,  # noqa: E402
+)
+from synth.midi.events import NOTE_OFF, NOTE_ON  # noqa: E402
+from synth.ostune import choose_priority, raise_priority  # noqa: E402
 
 
 def main() -> int:
@@ -47,7 +51,7 @@ def main() -> int:
     block, target = args.blocksize, args.blocksize * args.ring_blocks
     midi = None
     if args.virtual_midi:
-        from synth.midi_jack import open_jack_midi
+        from synth.midi.jack import open_jack_midi
 
         midi = open_jack_midi([], args.virtual_midi, client_name="gansynth-floor")
     gate = MidiCycleGate(block, block / rate)
@@ -61,7 +65,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     host_api = sd.query_hostapis(sd.query_devices(device)["hostapi"])["name"]
-    priority = _raise_priority(choose_priority(args.engine_priority, host_api))
+    priority = raise_priority(choose_priority(args.engine_priority, host_api))
     sys.setswitchinterval(0.001)
     gc.collect()
     gc.freeze()

@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from synth.bench import generation_table, measure_generation, record  # noqa: E402
-from synth.model import GeneratorModel  # noqa: E402
+from synth.plugin.model import GeneratorModel  # noqa: E402
 
 
 def main() -> int:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from synth.bench import machine_description as machine  # noqa: E402
-from synth.live import jack_server_realtime  # noqa: E402
+from synth.ostune import jack_server_realtime  # noqa: E402
 from tests.jack_harness import JackPlayer, start_synth, stop_synth  # noqa: E402
 
 PROBE_NOTE, PROBE_HOLD_S = 69, 0.25

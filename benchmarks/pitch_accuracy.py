@@ -12,8 +12,8 @@ import sys
 
 import numpy as np
 
-from synth.model import GeneratorModel
 from synth.pitch import pitch_error_cents
+from synth.plugin.model import GeneratorModel
 
 
 def main() -> int:

@@ -20,16 +20,15 @@ import numpy as np
 import onnx
 import torch
 
-from synth.contract import INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY, OUTPUT_AUDIO, Manifest
+from export.directions import pca_directions
+from export.variants import optimized, stamp, static_batch
 from synth.errors import ModelError
 from synth.files import atomic_file
-from synth.model import GeneratorModel
+from synth.plugin.contract import INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY, OUTPUT_AUDIO, Manifest
+from synth.plugin.model import GeneratorModel
 from training.config import config_hash
 from training.models import build_generator
 from training.train import load_checkpoint
-
-from .directions import pca_directions
-from .variants import optimized, stamp, static_batch
 
 OPSET = 17
 NUM_KNOBS = 9

@@ -5,7 +5,7 @@
   execution provider and may hold onnxruntime-only fused operators, which is fine: onnxruntime
   is this project's runtime.
 * ``batch N`` (static shape): the batch dimension fixed to N. onnxruntime can plan every buffer
-  once; the host splits or pads calls to N (:meth:`synth.model.GeneratorModel.generate`).
+  once; the host splits or pads calls to N (:meth:`synth.plugin.model.GeneratorModel.generate`).
 
 Every variant records ``variant``, ``weights_sha256`` (the graph without its metadata, so the
 hash names the weights and operators, not the export date) and ``weights_bytes`` in its manifest.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import onnx
 
-from synth.contract import INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY, OUTPUT_AUDIO
+from synth.plugin.contract import INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY, OUTPUT_AUDIO
 
 VARIANT_KEY, HASH_KEY, BYTES_KEY = "variant", "weights_sha256", "weights_bytes"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .model import GeneratorModel
+from .plugin.model import GeneratorModel
 
 BATCHES = (1, 8, 32, 61)  # one note; a chord; a busy passage; every key of a 61-key keyboard at once
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from .errors import SynthError
+from .errors import ConfigError, SynthError
 
 _UMASK = os.umask(0)  # read once, at import (the main thread): os.umask can only be read by setting it
 os.umask(_UMASK)
@@ -46,6 +47,26 @@ def atomic_file(path: str | Path, failures: tuple[type[BaseException], ...] = (O
         raise SynthError(f"cannot write {label}{path} ({_reason(exc)}); {kept}", hint=hint) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place; a full
+    disk or read-only folder is one :class:`SynthError` naming ``path``, the old file intact."""
+    with atomic_file(path) as tmp, open(tmp, "w") as handle:
+        handle.write(text)
+
+
+def read_document(path: Path, what: str, language: str, loads: Callable[[str], Any],
+                  decode_error: type[Exception]) -> Any:
+    """Read and parse a TOML or JSON file; any fault becomes one :class:`ConfigError` sentence."""
+    try:
+        return loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a folder, not a file") from None
+    except (decode_error, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path} is not valid {language} ({exc})") from None
 
 
 def _reason(exc: BaseException) -> str:

@@ -7,15 +7,15 @@ over it; ``with_overrides(["engine.polyphony=16"])`` changes single values.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tomllib
 
-from .envelope import Envelope
+from .engine.envelope import Envelope
 from .errors import ConfigError
+from .files import read_document, write_text_atomically
 
 DEFAULT_KNOB_CCS = [1, 70, 71, 72, 73, 74, 75, 76, 77]
 
@@ -25,12 +25,15 @@ DEFAULTS: dict[str, Any] = {
     "midi": {"knob_ccs": DEFAULT_KNOB_CCS, "pitch_bend_range": 2.0, "morph_cc": 78},
     "envelope": Envelope().to_dict(),
     "presets": {"files": [], "count": 8},
+    # The live host's audio: frames per block, and blocks rendered ahead in the ring (latency is
+    # at most ring_blocks + 1 blocks). --blocksize and --ring-blocks override them.
+    "live": {"block_size": 128, "ring_blocks": 2},
 }
 
 LIMITS: dict[str, tuple[float, float]] = {
     "engine.polyphony": (1, 256), "engine.velocity_buckets": (1, 128), "engine.cache_mb": (8, 65536),
     "engine.master_gain": (0.0, 4.0), "midi.pitch_bend_range": (0.0, 48.0), "midi.morph_cc": (0, 119),
-    "presets.count": (1, 128),
+    "presets.count": (1, 128), "live.block_size": (16, 8192), "live.ring_blocks": (1, 64),
 }
 
 
@@ -79,8 +82,6 @@ class Settings:
         """Write these settings as TOML, atomically (MIDI learn saves its bindings this way)."""
         import tomli_w
 
-        from .latent import write_text_atomically
-
         write_text_atomically(Path(path), tomli_w.dumps(self.values))
 
     @property
@@ -90,19 +91,6 @@ class Settings:
     def __getitem__(self, dotted: str) -> Any:
         section, _, key = dotted.partition(".")
         return self.values[section][key]
-
-
-def read_document(path: Path, what: str, language: str, loads: Callable[[str], Any],
-                  decode_error: type[Exception]) -> Any:
-    """Read and parse a TOML or JSON file; any fault becomes one :class:`ConfigError` sentence."""
-    try:
-        return loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{what} {path} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{what} {path} is a folder, not a file") from None
-    except (decode_error, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{what} {path} is not valid {language} ({exc})") from None
 
 
 def split_override(text: str) -> tuple[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from synth.model import DEFAULT_MODEL, GeneratorModel
+from synth.plugin.model import DEFAULT_MODEL, GeneratorModel
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from synth.binding import BoundRunner
-from synth.contract import INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY, OUTPUT_AUDIO
-from synth.model import GeneratorModel
+from synth.plugin.binding import BoundRunner
+from synth.plugin.contract import INPUT_LATENT, INPUT_PITCH, INPUT_VELOCITY, OUTPUT_AUDIO
+from synth.plugin.model import GeneratorModel
 
 
 def _feeds(model: GeneratorModel, batch: int, seed: int = 0) -> dict[str, np.ndarray]:

@@ -11,9 +11,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from synth.contract import CONTRACT_VERSION, parse_manifest
 from synth.errors import ModelError
-from synth.model import GeneratorModel
+from synth.plugin.contract import CONTRACT_VERSION, parse_manifest
+from synth.plugin.model import GeneratorModel
 
 
 def _rewrite(src: Path, dst: Path, edit) -> Path:
@@ -208,7 +208,7 @@ def test_device_cuda_refuses_to_start_on_the_cpu(tiny_model_path, tmp_path):
     one sentence rather than quietly playing on the CPU; auto and cpu play on the CPU and say so."""
     import onnxruntime as ort
 
-    from synth.model import cuda_usable
+    from synth.plugin.model import cuda_usable
 
     if cuda_usable(ort):
         model = GeneratorModel.load(tiny_model_path, device="cuda")

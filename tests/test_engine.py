@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synth import events as ev
-from synth.engine import Synth, soft_clip
-from synth.latent import Preset
+from synth.engine.latent import Preset
+from synth.engine.synth import Synth, soft_clip
+from synth.midi import events as ev
 from synth.pitch import pitch_error_cents
 from synth.settings import Settings
 
@@ -209,17 +209,16 @@ def test_realtime_mode_never_waits_for_inference(default_model):
     synth = Synth(default_model, realtime=True)
     synth.prepare(RATE, 128)
     synth.prefetch_notes([(0, 60, 100)])
-    generated = synth.bank.generated
+    generated = synth.notes_generated
     # Another velocity bucket: plays the cached stand-in at once, at the asked loudness...
     out = synth.process([(0, ev.note_on(60, 30))], 128)
-    assert synth.bank.generated == generated and synth.active_voices == 1
+    assert synth.notes_generated == generated and synth.active_voices == 1
     assert rms(out) > 0
     # ... while the worker generates the real note for the next strike.
     deadline = time.time() + 10
-    while synth.bank.generated == generated and time.time() < deadline:
+    while synth.notes_generated == generated and time.time() < deadline:
         time.sleep(0.01)
-    key = synth._note_request(0, 60, 30)[0]
-    assert synth.bank.get(key) is not None
+    assert synth.cached(synth.note_request(0, 60, 30))
 
 
 def test_morph_moves_between_two_presets(synth):
@@ -263,8 +262,8 @@ def test_a_knob_turned_before_a_note_in_the_block_generates_only_that_note(defau
     upcoming = synth.upcoming_notes([(0, ev.control(knob_cc, 127)), (100, ev.note_on(60, 100))])
     assert synth.channels[0].knobs == knobs_before  # planning changed nothing audible
     synth.process([(0, ev.control(knob_cc, 127)), (100, ev.note_on(60, 100))], 512)
-    assert synth.bank.generated == 1  # not one more with the latent from before the knob moved
-    assert synth.voices[0].data is synth.bank.get(upcoming[0][1][0])
+    assert synth.notes_generated == 1  # not one more with the latent from before the knob moved
+    assert synth.voices[0].data is synth.bank.get(upcoming[0][1].key)
 
 
 def test_a_block_rendered_ahead_rewinds_to_the_same_samples(default_model):

@@ -10,7 +10,7 @@ import onnx
 import torch
 
 from export.onnx_export import parity_error
-from synth.model import GeneratorModel
+from synth.plugin.model import GeneratorModel
 from training.models import build_generator
 from training.train import load_checkpoint
 
@@ -51,12 +51,11 @@ def test_export_refuses_missing_checkpoint(tmp_path):
 def test_wavegan_trains_exports_through_the_contract_and_plays(tiny_dataset, tmp_path):
     """The second architecture goes the whole way: train, export with parity, load in the host, render."""
     from export.onnx_export import export_checkpoint
-    from synth import events as ev
-    from synth.engine import Synth
+    from synth.engine.synth import Synth
+    from synth.midi import events as ev
+    from tests.conftest import ROOT, TINY_CONFIG_OVERRIDES
     from training.config import load_config
     from training.train import Trainer
-
-    from .conftest import ROOT, TINY_CONFIG_OVERRIDES
 
     config = load_config([ROOT / "training/configs/wavegan.toml"], TINY_CONFIG_OVERRIDES + [
         f"data.folder={str(tiny_dataset)!r}", "model.width=4", "discriminator.width=4", "train.tensorboard=false"])

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 LIMIT_BYTES = 64 << 10  # writes past 64 KiB fail with EFBIG, as on a full disk
 
@@ -56,7 +56,7 @@ def test_checkpoint_on_a_full_disk_keeps_the_last_good_one(tmp_path, tiny_run, t
     is the last complete one, and a later --resume (disk freed) continues from it."""
     import shutil
 
-    from .conftest import TINY_CONFIG_OVERRIDES
+    from tests.conftest import TINY_CONFIG_OVERRIDES
 
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
@@ -83,7 +83,7 @@ def test_training_killed_mid_run_resumes_from_its_last_checkpoint(tmp_path, tiny
     partial file is ever loaded, and --resume continues from it."""
     import time
 
-    from .conftest import TINY_CONFIG_OVERRIDES
+    from tests.conftest import TINY_CONFIG_OVERRIDES
 
     run = tmp_path / "run"
     args = [sys.executable, "-m", "synth", "train", "training/configs/default.toml", "--run-dir", str(run), "-q"]

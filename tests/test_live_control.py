@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from synth.pitch import pitch_error_cents
-
-from .jack_harness import JackPlayer, jack_running, start_synth, stop_synth
+from tests.jack_harness import JackPlayer, jack_running, start_synth, stop_synth
 
 if not jack_running():
     if os.environ.get("GANSYNTH_REQUIRE_JACK"):
@@ -57,7 +56,7 @@ def test_osc_plays_notes_and_moves_knobs(tmp_path):
 
 
 def test_hot_swap_keeps_playing_and_refuses_a_broken_file(tmp_path, tiny_model_path):
-    from synth.model import DEFAULT_MODEL
+    from synth.plugin.model import DEFAULT_MODEL
 
     watched = tmp_path / "live.onnx"
     shutil.copy(DEFAULT_MODEL, watched)

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 
 from synth.pitch import pitch_error_cents
-
-from .jack_harness import JackPlayer, jack_running, start_synth, stop_synth
+from tests.jack_harness import JackPlayer, jack_running, start_synth, stop_synth
 
 if not jack_running():
     if os.environ.get("GANSYNTH_REQUIRE_JACK"):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from .jack_harness import ROOT, JackPlayer, jack_running
+from tests.jack_harness import ROOT, JackPlayer, jack_running
 
 if not jack_running():
     if os.environ.get("GANSYNTH_REQUIRE_JACK"):

@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
-from synth.engine import Synth
-from synth.notes import NoteBank
+from synth.engine.synth import Synth
+from synth.notes.bank import NoteBank
 from synth.settings import Settings
 
 RATE = 48000
@@ -25,19 +25,18 @@ def _wait_for(bank: NoteBank, count: int, seconds: float = 30.0) -> None:
 def test_worker_process_notes_equal_notes_generated_in_process(default_model):
     live = Synth(default_model, realtime=True)
     live.prepare(RATE, 128)
-    assert live.bank.worker_kind == "process"
-    requests = [live._note_request(0, note, 100)[:3] for note in (48, 60, 72)]
-    for request in requests:
-        live.bank.request(*request)
+    assert live.worker.kind == "process"
+    requests = live.note_requests([(0, note, 100) for note in (48, 60, 72)])
+    live.queue(requests)
     _wait_for(live.bank, 3)
     here = NoteBank(default_model, RATE)
     here.ensure(requests)
-    for key, _, _ in requests:
-        theirs, ours = live.bank.get(key), here.get(key)
+    for request in requests:
+        theirs, ours = live.bank.get(request.key), here.get(request.key)
         assert (theirs.loop_start, theirs.loop_end) == (ours.loop_start, ours.loop_end)
         np.testing.assert_allclose(theirs.samples, ours.samples, atol=1e-6)
-    assert live.bank.worker_error is None
-    live.bank.stop_worker()
+    assert live.worker.error is None
+    live.stop_worker()
 
 
 def test_killed_worker_process_falls_back_to_a_thread(default_model):
@@ -49,16 +48,16 @@ def test_killed_worker_process_falls_back_to_a_thread(default_model):
     time.sleep(0.2)
     synth.prefetch_notes([(0, 62, 100), (0, 64, 100)], wait=False)
     _wait_for(synth.bank, 3)
-    assert synth.bank.worker_kind == "thread"
-    assert "worker process" in synth.bank.worker_error
-    synth.bank.stop_worker()
+    assert synth.worker.kind == "thread"
+    assert "worker process" in synth.worker.error
+    synth.stop_worker()
 
 
 def test_thread_worker_when_configured(default_model):
     settings = Settings().with_overrides(["engine.worker_process=false"])
     synth = Synth(default_model, settings, realtime=True)
     synth.prepare(RATE, 128)
-    assert synth.bank.worker_kind == "thread"
+    assert synth.worker.kind == "thread"
     synth.prefetch_notes([(0, 60, 100)], wait=False)
     _wait_for(synth.bank, 1)
-    synth.bank.stop_worker()
+    synth.stop_worker()

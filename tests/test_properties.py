@@ -9,13 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from synth import events as ev
-from synth.engine import Synth
+from synth.engine.latent import Preset
+from synth.engine.synth import Synth
 from synth.errors import SynthError
-from synth.latent import Preset
-from synth.midifile import load_song
-
-from .conftest import ROOT
+from synth.midi import events as ev
+from synth.midi.midifile import load_song
+from tests.conftest import ROOT
 
 FUZZ_INPUTS = 400
 
@@ -129,7 +128,7 @@ def _mido_events(path) -> list | None:
 def test_midi_reader_agrees_with_mido_on_damaged_files(tmp_path_factory, data):
     """Where both read a file, the same events at the same times (mido's type-2 and out-of-range
     header quirks aside: those files the reader refuses)."""
-    from synth.smf import SmfError, read_smf
+    from synth.midi.smf import SmfError, read_smf
 
     path = tmp_path_factory.getbasetemp() / "agree.mid"
     path.write_bytes(data)
@@ -149,7 +148,7 @@ ONNX_FUZZ_INPUTS = 300
 
 @pytest.fixture(scope="module")
 def onnx_seed(tmp_path_factory) -> bytes:
-    from .test_contract import _graph_model
+    from tests.test_contract import _graph_model
 
     return _graph_model(tmp_path_factory.mktemp("onnx-seed")).read_bytes()
 
@@ -174,7 +173,7 @@ def _onnx_mutations(draw_edits, seed: bytes) -> bytes:
 def test_onnx_loader_fuzz(tmp_path_factory, onnx_seed, onnx_fuzz_counter, edits, cut, raw, use_raw):
     """Mutated real ONNX files (bytes overwritten, cut short) and random bytes: every one loads as
     a valid plugin or is refused with one sentence; none crashes the process."""
-    from synth.model import GeneratorModel
+    from synth.plugin.model import GeneratorModel
 
     data = raw if use_raw else _onnx_mutations((edits, cut if cut < len(onnx_seed) else len(onnx_seed)), onnx_seed)
     path = tmp_path_factory.getbasetemp() / "fuzz.onnx"
@@ -194,7 +193,7 @@ def test_onnx_loader_fuzz(tmp_path_factory, onnx_seed, onnx_fuzz_counter, edits,
 
 def test_alsa_port_names_survive_a_replug():
     """ALSA numbers a replugged keyboard's port anew; the name the host watches for must not change."""
-    from synth.midi_in import stable_port_name
+    from synth.midi.alsa import stable_port_name
 
     before = stable_port_name("Keystation 49:Keystation 49 MIDI 1 24:0")
     after = stable_port_name("Keystation 49:Keystation 49 MIDI 1 28:0")
@@ -208,7 +207,7 @@ def test_alsa_port_names_survive_a_replug():
 def test_loop_gain_ramps_are_np_interp(window, values, extra):
     """The sustain loop's gain curve, built by broadcasting, is the straight-line interpolation
     between frame centres that np.interp computes (it replaced it for speed)."""
-    from synth.notes import ramps_between_frames
+    from synth.notes.prepare import ramps_between_frames
 
     gains = np.asarray(values)
     length = len(gains) * window + extra % window if window > 1 else len(gains)

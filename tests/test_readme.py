@@ -7,8 +7,7 @@ import shlex
 import pytest
 
 from synth.cli import build_parser
-
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 
 def readme_synth_commands() -> list[str]:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from synth import events as ev
-from synth.midifile import load_song
+from synth.midi import events as ev
+from synth.midi.midifile import load_song
 from synth.pitch import pitch_error_cents
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,8 +86,8 @@ def test_notes_generated_ahead_give_the_same_samples_with_no_extra_work(default_
     """The render's second thread generates from a plan of the song (program changes and knob
     moves replayed): the same samples as the engine generating each block's notes itself, and not
     one note more."""
-    from synth.engine import Synth
-    from synth.render import render_song
+    from synth.engine.synth import Synth
+    from synth.host.render import render_song
 
     song = load_song(DEMO)
     knob_cc = Synth(default_model).settings["midi.knob_ccs"][0]
@@ -177,14 +177,14 @@ def test_bad_arguments_get_usage(tmp_path):
 def test_a_failing_ahead_thread_is_quiet_and_leaves_the_notes_to_the_engine(default_model, capfd):
     """A plan the model cannot run (here a latent of the wrong size) stops the second thread
     without a traceback; the mixer does not wait for it, and the engine generates what it needs."""
-    from synth.engine import Synth
-    from synth.notes import NoteKey
-    from synth.render import AheadGenerator
+    from synth.engine.synth import Synth
+    from synth.host.render import AheadGenerator
+    from synth.notes.prepare import NoteKey, NoteRequest
 
     synth = Synth(default_model)
     synth.prepare(48000, 16384)
     key = NoteKey(60, 3, b"not a latent", 0)
-    generator = AheadGenerator(synth, [(0, (key, np.zeros(3, np.float32), 0.5))], 48000)
+    generator = AheadGenerator(synth, [(0, NoteRequest(key, np.zeros(3, np.float32), 0.5))], 48000)
     generator.ready(16384)
     generator.close()
     assert generator.error is not None and synth.bank.get(key) is None

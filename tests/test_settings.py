@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from synth.engine.latent import Preset
 from synth.errors import ConfigError
-from synth.latent import Preset
 from synth.settings import Settings
 
 
@@ -84,7 +84,7 @@ def test_preset_cli_new_then_render_with_it(tmp_path, default_model):
     preset = Preset.load(path)
     assert preset.seed == 3 and preset.knobs[0] == 0.8 and preset.envelope.release_s == 0.6
     assert preset.model_sha256 == default_model.sha256
-    from synth.engine import Synth
+    from synth.engine.synth import Synth
 
     synth = Synth(default_model, presets=[preset])
     assert synth.channels[0].envelope.release_s == 0.6 and synth.channels[0].knobs[0] == pytest.approx(0.8, abs=0.004)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from synth import events as ev
 from synth.errors import MidiError
-from synth.midifile import load_song
-from synth.smf import SmfError, read_smf
+from synth.midi import events as ev
+from synth.midi.midifile import load_song
+from synth.midi.smf import SmfError, read_smf
 
 
 def smf(*tracks: bytes, file_format: int = 1, division: int = 480, extra: bytes = b"") -> bytes:

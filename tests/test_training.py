@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 import torch
 
+from tests.conftest import ROOT, TINY_CONFIG_OVERRIDES
 from training.config import load_config
 from training.train import Trainer, load_checkpoint
-
-from .conftest import ROOT, TINY_CONFIG_OVERRIDES
 
 TINY_WAVEGAN = ["model.width=4", "discriminator.width=4"]
 

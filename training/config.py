@@ -15,7 +15,8 @@ from typing import Any
 import tomllib
 
 from synth.errors import ConfigError
-from synth.settings import read_document, split_override
+from synth.files import read_document
+from synth.settings import split_override
 
 DEFAULTS: dict[str, Any] = {
     "architecture": "harmonic",

@@ -17,9 +17,8 @@ import numpy as np
 import soxr
 
 from synth.errors import TRAIN_EXTRA_HINT, SynthError, missing_training_extra
-
-from .metrics import frechet_distance, ndb, note_features, pitch_accuracy
-from .spectrogram import grid, save_png
+from training.metrics import frechet_distance, ndb, note_features, pitch_accuracy
+from training.spectrogram import grid, save_png
 
 Generate = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 GRID_PITCHES = 6
@@ -77,7 +76,7 @@ def open_source(path: Path) -> Source:
     """A plugin through onnxruntime, or a checkpoint's EMA generator through torch."""
     path = Path(path)
     if path.suffix == ".onnx":
-        from synth.model import GeneratorModel
+        from synth.plugin.model import GeneratorModel
 
         model = GeneratorModel.load(path, device="cpu")
         m = model.manifest
@@ -87,8 +86,8 @@ def open_source(path: Path) -> Source:
     try:
         import torch
 
-        from .models import build_generator
-        from .train import load_checkpoint
+        from training.models import build_generator
+        from training.train import load_checkpoint
     except ImportError as exc:
         raise missing_training_extra("judging a checkpoint", exc,
                                      TRAIN_EXTRA_HINT + ", or export it and pass the .onnx file") from None
@@ -129,7 +128,7 @@ def _halves(pitch: np.ndarray, velocity: np.ndarray) -> tuple[np.ndarray, np.nda
 
 def evaluate(model_path: Path, data_dir: Path, *, latents: int = 4, seed: int = 0,
              grid_path: Path | None = None) -> EvalReport:
-    from .data import NoteDataset
+    from training.data import NoteDataset
 
     started = time.time()
     if not (Path(data_dir) / "index.json").is_file():

@@ -22,8 +22,7 @@ import soxr
 from tqdm import tqdm
 
 from synth.pitch import estimate_f0, hz_to_midi
-
-from .data import write_dataset
+from training.data import write_dataset
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff", ".ogg")
 SILENCE_PEAK = 1e-3

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from synth.pitch import pitch_error_cents
-
-from .spectrogram import stft_magnitude
+from training.spectrogram import stft_magnitude
 
 MEL_BANDS = 32
 N_FFT = 1024

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .data import NoteDataset
-from .spectrogram import grid
+from training.data import NoteDataset
+from training.spectrogram import grid
 
 SAMPLE_NOTES = 4
 

@@ -25,15 +25,14 @@ import torch
 from tqdm import tqdm
 
 from synth.files import atomic_file
-
-from .config import complete, config_hash
-from .data import NoteDataset
-from .distributed import Group
-from .losses import discriminator_loss, feature_matching, generator_loss, gradient_penalty, r1_penalty
-from .models import build_discriminator, build_generator
-from .models.discriminators import multi_resolution_stft_loss
-from .models.encoder import TimbreEncoder, kl_to_normal
-from .monitor import Monitor
+from training.config import complete, config_hash
+from training.data import NoteDataset
+from training.distributed import Group
+from training.losses import discriminator_loss, feature_matching, generator_loss, gradient_penalty, r1_penalty
+from training.models import build_discriminator, build_generator
+from training.models.discriminators import multi_resolution_stft_loss
+from training.models.encoder import TimbreEncoder, kl_to_normal
+from training.monitor import Monitor
 
 CHECKPOINT_NAME = "checkpoint.pt"
 

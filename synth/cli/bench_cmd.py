@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..bench import BATCHES, generation_table, machine_description, measure_generation
-    from ..model import GeneratorModel
+    from ..plugin.model import GeneratorModel
 
     if args.calls < 1 or args.threads < 0:
         raise SynthError("--calls must be 1 or more and --threads 0 or more")

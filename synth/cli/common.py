@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..engine.latent import Preset, default_presets
 from ..errors import ConfigError
-from ..latent import Preset, default_presets
 from ..settings import Settings
 
 
@@ -42,8 +42,8 @@ def parse_range(text: str) -> list[int]:
 
 def build_synth(args: argparse.Namespace, threads: int = 0):
     """The engine as the arguments describe it (model, settings, presets, seed)."""
-    from ..engine import Synth
-    from ..model import GeneratorModel
+    from ..engine.synth import Synth
+    from ..plugin.model import GeneratorModel
 
     if args.seed < 0:
         raise ConfigError(f"--seed must be 0 or more, got {args.seed}")

@@ -13,8 +13,8 @@ def run(args: argparse.Namespace) -> int:
     import rtmidi
     import sounddevice as sd
 
-    from ..midi_in import quiet_c_stderr
-    from ..midi_jack import list_jack_midi_sources
+    from ..midi.jack import list_jack_midi_sources
+    from ..midi.source import quiet_c_stderr
 
     apis = sd.query_hostapis()
     print("audio outputs:")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import SynthError
-from ..latent import write_text_atomically
+from ..files import write_text_atomically
 
 EXAMPLE = """examples:
   synth eval synth/default_model/default.onnx --data data/ep --grid out/grid.png

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..model import GeneratorModel
+    from ..plugin.model import GeneratorModel
 
     model = GeneratorModel.load(args.model, device="cpu")
     m = model.manifest

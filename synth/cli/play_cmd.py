@@ -20,8 +20,8 @@ EXAMPLE = """examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio-device", help="index, or part of the device or host-API name")
     parser.add_argument("--samplerate", type=int, help="Hz (default: the device's)")
-    parser.add_argument("--blocksize", type=int, default=128, help="frames per audio callback (128)")
-    parser.add_argument("--ring-blocks", type=int, default=2, help="blocks rendered ahead (2)")
+    parser.add_argument("--blocksize", type=int, help="frames per audio callback (default: live.block_size, 128)")
+    parser.add_argument("--ring-blocks", type=int, help="blocks rendered ahead (default: live.ring_blocks, 2)")
     parser.add_argument("--channels", type=int, default=2, choices=(2,), help="output channels (2)")
     parser.add_argument("--midi-port", action="append", default=[],
                         help="index or part of a MIDI input port name, repeatable (default: every input port)")
@@ -45,12 +45,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import AudioDeviceError, SynthError
-    from ..live import LiveHost, LiveOptions, summary
+    from ..host.live import LiveHost, LiveOptions
+    from ..host.stats import summary
+    from ..settings import LIMITS
 
-    if not 16 <= args.blocksize <= 8192:
-        raise SynthError(f"--blocksize must be 16..8192 frames, got {args.blocksize}")
-    if not 1 <= args.ring_blocks <= 64:
-        raise SynthError(f"--ring-blocks must be 1..64, got {args.ring_blocks}")
+    for option, key in (("blocksize", "live.block_size"), ("ring_blocks", "live.ring_blocks")):
+        value, (low, high) = getattr(args, option), LIMITS[key]
+        if value is not None and not low <= value <= high:
+            raise SynthError(f"--{option.replace('_', '-')} must be {low:g}..{high:g}, got {value}")
     if args.watch is not None:
         if args.model is not None and args.model != args.watch:
             raise SynthError("--watch MODEL already names the model; drop --model")
@@ -58,9 +60,11 @@ def run(args: argparse.Namespace) -> int:
     if args.osc_port is not None and not 1 <= args.osc_port <= 65535:
         raise SynthError(f"--osc-port must be 1..65535, got {args.osc_port}")
     synth = build_synth(args, threads=1)
+    blocksize = args.blocksize or synth.settings["live.block_size"]
+    ring_blocks = args.ring_blocks or synth.settings["live.ring_blocks"]
     headless = args.headless or not sys.stdout.isatty()
-    options = LiveOptions(audio_device=args.audio_device, samplerate=args.samplerate, blocksize=args.blocksize,
-                          ring_blocks=args.ring_blocks, channels=args.channels, audio_backend=args.audio_backend,
+    options = LiveOptions(audio_device=args.audio_device, samplerate=args.samplerate, blocksize=blocksize,
+                          ring_blocks=ring_blocks, channels=args.channels, audio_backend=args.audio_backend,
                           engine_priority=args.engine_priority,
                           midi_ports=args.midi_port,
                           virtual_midi=args.virtual_midi, midi_api=args.midi_api, headless=headless,

@@ -40,9 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..envelope import Envelope
-    from ..latent import Preset
-    from ..model import GeneratorModel
+    from ..engine.envelope import Envelope
+    from ..engine.latent import Preset
+    from ..plugin.model import GeneratorModel
 
     if args.action == "show":
         print(json.dumps(Preset.load(args.preset).to_dict(), indent=2))

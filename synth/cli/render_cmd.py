@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..render import render_file, render_one_shots
+    from ..host.render import render_file, render_one_shots
 
     if args.one_shots is None and (args.midi is None or args.output is None):
         raise SynthError("render needs a MIDI file and -o OUT.wav (or --one-shots DIR)",

@@ -11,9 +11,9 @@ from typing import Any
 
 from torch import nn
 
-from .discriminators import MultiResolutionDiscriminator
-from .harmonic import HarmonicGenerator
-from .wavegan import WaveformDiscriminator, WaveGANGenerator
+from training.models.discriminators import MultiResolutionDiscriminator
+from training.models.harmonic import HarmonicGenerator
+from training.models.wavegan import WaveformDiscriminator, WaveGANGenerator
 
 GENERATORS = {"harmonic": HarmonicGenerator, "wavegan": WaveGANGenerator}
 DISCRIMINATORS = ("spectrogram", "waveform")

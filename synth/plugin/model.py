@@ -1,6 +1,6 @@
 """Load a plugin (one ONNX file), validate it, and generate notes with onnxruntime.
 
-The host side of the contract in :mod:`synth.contract`. Never imports torch.
+The host side of the contract in :mod:`synth.plugin.contract`. Never imports torch.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ModelError
 from .binding import GRAPH_BATCHES, BoundRunner
 from .contract import (
     INPUT_LATENT,
@@ -27,9 +28,8 @@ from .contract import (
     check_graph,
     parse_manifest,
 )
-from .errors import ModelError
 
-DEFAULT_MODEL = Path(__file__).parent / "default_model" / "default.onnx"
+DEFAULT_MODEL = Path(__file__).parents[1] / "default_model" / "default.onnx"
 MAX_MODEL_BYTES = 2 * 1024**3
 SILENT_PEAK = 1e-6  # a first note quieter than -120 dBFS: the model makes no sound
 KEEP_ALIVE_IDLE_S = 0.1  # a GPU idle this long starts to clock down (the keep-alive runs a note)

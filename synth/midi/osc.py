@@ -20,8 +20,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from ..errors import SynthError
 from . import events as ev
-from .errors import SynthError
 
 Action = Callable[[object], None]
 

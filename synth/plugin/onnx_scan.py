@@ -3,7 +3,7 @@
 An ONNX file may keep tensors in side files (``TensorProto.external_data`` with a
 ``location`` key). onnxruntime opens whatever path it finds there, so a model from the
 internet could make the host read any file it can reach. The loader lists the
-locations first and refuses any outside the model's folder (see :mod:`synth.model`).
+locations first and refuses any outside the model's folder (see :mod:`synth.plugin.model`).
 
 This walks protobuf's wire format for the few fields that can hold tensors: graph
 initializers, sparse initializers, node attributes (tensors and subgraphs, at any depth)

@@ -1,7 +1,7 @@
 """MIDI files to timed events: all tracks and channels merged, tempo changes honoured.
 
 Strict: a file that is not a well-formed Standard MIDI File is refused with one
-sentence naming the file and what is wrong (see :mod:`synth.smf`). Notes never
+sentence naming the file and what is wrong (see :mod:`synth.midi.smf`). Notes never
 released get a note-off at the end of the song.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MidiError
+from ..errors import MidiError
 from .events import NOTE_OFF, NOTE_ON, MidiEvent
 from .smf import SmfError, read_smf
 

@@ -1,76 +1,20 @@
-"""Live MIDI input: ALSA through python-rtmidi, JACK through :mod:`synth.midi_jack`.
+"""Live MIDI input from ALSA through python-rtmidi.
 
 rtmidi's own thread only queues raw messages in C (its bounded queue); the engine thread
 polls that queue before each block and parses the bytes. No Python runs on a MIDI thread.
 JACK MIDI does not use rtmidi: its JACK input handler can crash on a late upstream client
-(see :mod:`synth.midi_jack`).
+(see :mod:`synth.midi.jack`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import sys
 from dataclasses import dataclass, field
 
-from .errors import MidiError
-from .events import MidiEvent, from_bytes
+from ..errors import MidiError
+from .source import MAX_EVENTS_PER_POLL, MidiSource, choose_ports, quiet_c_stderr
 
-MIDI_APIS = {"alsa": "LINUX_ALSA", "jack": "UNIX_JACK"}
-MAX_EVENTS_PER_POLL = 512  # per engine block: 190,000 events/s at 48 kHz / 128
 RTMIDI_QUEUE = 8192  # messages rtmidi holds between polls (it drops beyond)
-
-
-@contextlib.contextmanager
-def quiet_c_stderr():
-    """Silence what C libraries print on stderr (ALSA's 'cannot open /dev/snd/seq' on a machine
-    without sound hardware): the user gets our one sentence instead."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-@dataclass
-class MidiSource:
-    """What every live MIDI input shares: its ports as ``(port, name)`` and the events taken."""
-
-    ports: list = field(default_factory=list)
-    received: int = 0
-    last: MidiEvent | None = None
-    gone: set = field(default_factory=set)  # sources that went away, by stable name
-
-    def watch(self) -> list[str]:
-        """Control thread, about twice a second: notice sources that went away (a keyboard
-        unplugged) or came back (reconnected here); returns what to tell the player."""
-        return []
-
-    def _went_away(self, name: str) -> str:
-        self.gone.add(name)
-        return f"MIDI port {name!r} went away; playing on, and it reconnects when the port returns"
-
-    def _came_back(self, name: str) -> str:
-        self.gone.discard(name)
-        return f"MIDI port {name!r} is back"
-
-    def _take(self, raw, out: list) -> None:
-        """Parse one raw message; a valid event goes to ``out`` as ``(0, event)``."""
-        event = from_bytes(raw)
-        if event is not None:
-            out.append((0, event))
-            self.received += 1
-            self.last = event
-
-    @property
-    def names(self) -> list[str]:
-        return [name for _, name in self.ports]
 
 
 @dataclass
@@ -137,11 +81,11 @@ def stable_port_name(name: str) -> str:
     return re.sub(r"\s+\d+:\d+$", "", name)
 
 
-def _new_midi_in(api_choice: str = "alsa"):
-    """An rtmidi ALSA input (the JACK API is served by :mod:`synth.midi_jack`)."""
+def _new_midi_in():
+    """An rtmidi ALSA input (the JACK API is served by :mod:`synth.midi.jack`)."""
     import rtmidi
 
-    api = getattr(rtmidi, f"API_{MIDI_APIS['alsa']}")
+    api = rtmidi.API_LINUX_ALSA
     if api not in rtmidi.get_compiled_api():
         reason = "alsa: not built into python-rtmidi"
     else:
@@ -154,51 +98,26 @@ def _new_midi_in(api_choice: str = "alsa"):
                     hint="this machine has no ALSA sequencer (/dev/snd/seq); try --midi-api jack")
 
 
-def open_midi_inputs(api_choice: str, port_specs: list[str], virtual: str | None):
-    """Open a virtual port, or every port matching ``port_specs`` (index or name part; none: all
-    hardware ports, so several keyboards play at once). ``auto``: ALSA, else JACK."""
-    from .midi_jack import open_jack_midi
-
-    if api_choice == "jack":
-        return open_jack_midi(port_specs, virtual)
-    try:
-        return _open_alsa(port_specs, virtual)
-    except MidiError as alsa_error:
-        if api_choice != "auto":
-            raise
-        try:
-            return open_jack_midi(port_specs, virtual)
-        except MidiError as jack_error:
-            raise MidiError(f"cannot open a MIDI input (ALSA: {alsa_error.message}; JACK: {jack_error.message})",
-                            hint="start a JACK server or load the ALSA sequencer (snd-seq)") from None
-
-
-def _open_alsa(port_specs: list[str], virtual: str | None) -> MidiInputs:
+def open_alsa_midi(port_specs: list[str], virtual: str | None) -> MidiInputs:
+    """A virtual port named ``virtual``, or an input on every ALSA port matching ``port_specs``
+    (index or name part; none: every port but MIDI Through and our own)."""
     inputs = MidiInputs(virtual=bool(virtual))
-    first, api_name = _new_midi_in()
+    first = _new_midi_in()[0]
     first.ignore_types(sysex=True, timing=True, active_sense=True)
     if virtual:
         first.open_virtual_port(virtual)
         inputs.ports.append((first, virtual))
         return inputs
     available = first.get_ports()
-    if port_specs:
-        chosen = []
-        for spec in port_specs:
-            matches = [i for i, p in enumerate(available)
-                       if (spec.isdigit() and i == int(spec)) or spec.lower() in p.lower()]
-            if not matches:
-                first.delete()
-                raise MidiError(f"no MIDI input port matches {spec!r}", hint="list ports with `synth devices`")
-            chosen += [i for i in matches if i not in chosen]
-    else:
-        chosen = [i for i, p in enumerate(available) if "through" not in p.lower() and "gansynth" not in p.lower()]
-    if not chosen:
+    try:
+        chosen = choose_ports(port_specs, available,
+                              lambda name: "through" not in name.lower() and "gansynth" not in name.lower(),
+                              "MIDI input")
+    except MidiError:
         first.delete()
-        raise MidiError("no MIDI input port found",
-                        hint="plug in a keyboard, list ports with `synth devices`, or use --virtual-midi NAME")
+        raise
     for n, index in enumerate(chosen):
-        midi_in = first if n == 0 else _new_midi_in(api_name)[0]
+        midi_in = first if n == 0 else _new_midi_in()[0]
         midi_in.ignore_types(sysex=True, timing=True, active_sense=True)
         midi_in.open_port(index)
         inputs.ports.append((midi_in, stable_port_name(available[index])))

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 ATTACK, DECAY, SUSTAIN, RELEASE, DONE = range(5)
 RELEASE_CURVE = 6.0  # steepness of the release: higher falls faster early on

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..notes.prepare import PreparedNote
 from .envelope import SUSTAIN, EnvelopeState
-from .notes import PreparedNote
 
 SILENCE_GAIN = 1e-4  # -80 dB: a decayed sustain loop ends here
 
 
 class Voice:
-    __slots__ = ("note", "channel", "data", "rate", "pos", "travel", "env", "gain", "held", "sustained",
+    __slots__ = ("note", "channel", "data", "pos", "travel", "env", "gain", "held", "sustained",
                  "order", "stolen", "cursor")
 
-    def __init__(self, note: int, channel: int, data: PreparedNote, rate: float, env: EnvelopeState,
-                 gain: float, order: int) -> None:
+    def __init__(self, note: int, channel: int, data: PreparedNote, env: EnvelopeState, gain: float,
+                 order: int) -> None:
+        # The note is already at the output rate and pitch: it plays one source sample per output
+        # sample, times the pitch bend.
         self.note, self.channel, self.data = note, channel, data
-        self.rate = rate  # playback step in source samples per output sample, before pitch bend
         self.pos = 0.0  # read position in ``data.samples`` (wrapped into the loop)
         self.travel = 0.0  # source samples played so far (unwrapped), for the sustain decay
         self.env, self.gain = env, gain
@@ -43,7 +44,7 @@ class Voice:
     def render(self, n: int, bend: float, ramp: np.ndarray, env_buf: np.ndarray, out: np.ndarray) -> None:
         """Write ``n`` samples into ``out[:n]``. ``ramp`` is ``arange(max_block)`` as float64."""
         data, env = self.data, self.env
-        step = self.rate * bend
+        step = bend
         whole = step == 1.0 and self.pos.is_integer()  # no bend: whole samples, no interpolation
         pos = int(self.pos)
         decays = data.decay_per_sample > 0 and self.travel + (n - 1) * step > data.decay_start

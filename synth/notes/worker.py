@@ -6,9 +6,9 @@ a worker thread in a low scheduling class can be switched out while it holds the
 the engine then waits for it (a priority inversion the stress benchmark heard as dropouts
 during knob sweeps). A worker process has its own interpreter.
 
-The child is ``synth.note_process`` run as a plain subprocess (not ``multiprocessing``,
+The child is ``synth.notes.worker`` run as a plain subprocess (not ``multiprocessing``,
 whose spawn re-imports the parent's main script), talking over its stdin/stdout in
-length-prefixed pickles. The parent sends a list of ``(NoteKey, z, velocity)`` and receives
+length-prefixed pickles. The parent sends a list of ``NoteRequest`` and receives
 ``("notes", [(NoteKey, loop_start, loop_end, decay, decay_start, pitch, length), ...])``
 followed by each note's raw float32 samples, which the parent reads straight into their
 arrays: the kernel copies them while the GIL is free, so the engine's only cost per note
@@ -30,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SynthError
-from .model import GeneratorModel
+from ..errors import SynthError
+from ..ostune import lower_own_priority
+from ..plugin.model import GeneratorModel
+from .prepare import PreparedNote, generate_notes
 
 START_TIMEOUT_S = 60.0
 MAX_HEADER_BYTES = 64 << 20
@@ -43,7 +45,7 @@ try:
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 except (AttributeError, OSError):
     os.nice(19)
-runpy.run_module("synth.note_process", run_name="__main__")
+runpy.run_module("synth.notes.worker", run_name="__main__")
 """
 
 
@@ -85,10 +87,8 @@ def receive_message(stream: io.FileIO) -> object:
 
 def _child_main(requests_in: io.FileIO, replies_out: io.FileIO, model_path: str, device: str, sha256: str,
                 output_rate: int) -> None:
-    from .notes import _lower_own_priority, generate_notes
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _lower_own_priority()
+    lower_own_priority()
     try:
         model = GeneratorModel.load(model_path, device=device, threads=1)
     except SynthError as error:
@@ -123,7 +123,7 @@ def _child_main(requests_in: io.FileIO, replies_out: io.FileIO, model_path: str,
 
 
 def _child_entry(argv: list[str]) -> None:
-    """The child (started through ``CHILD_BOOTSTRAP``; ``python -m synth.note_process MODEL DEVICE SHA256
+    """The child (started through ``CHILD_BOOTSTRAP``; ``python -m synth.notes.worker MODEL DEVICE SHA256
     RATE`` also works by hand): messages on stdin/stdout."""
     reply_fd = os.dup(1)
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the message stream
@@ -137,7 +137,7 @@ class NoteProcess:
 
     def __init__(self, model: GeneratorModel, output_rate: int) -> None:
         device = "cuda" if model.provider == "CUDAExecutionProvider" else "cpu"
-        package_root = str(Path(__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])  # the folder that holds synth/
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
         self._process = subprocess.Popen(
             [sys.executable, "-c", CHILD_BOOTSTRAP, str(model.path), device, model.sha256, str(output_rate)],
@@ -163,11 +163,9 @@ class NoteProcess:
             raise WorkerGone(f"the note worker process could not load the model: {detail}")
         self._started = True
 
-    def generate(self, requests: list[tuple[object, np.ndarray, float]]) -> list:
+    def generate(self, requests: list) -> list:
         """Generate ``requests`` in the child: ``[(key, PreparedNote), ...]``. Blocks, mostly in
         system calls that free the GIL."""
-        from .notes import PreparedNote
-
         self.wait_ready()
         try:
             send_message(self._send, requests)

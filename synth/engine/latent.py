@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import Manifest
+from ..errors import ConfigError
+from ..files import read_document, write_text_atomically
+from ..plugin.contract import Manifest
 from .envelope import Envelope
-from .errors import ConfigError
-from .files import atomic_file
 
 NEUTRAL = 0.5
 PRESET_FORMAT = 1
@@ -94,8 +94,6 @@ class Preset:
 
     @classmethod
     def load(cls, path: Path) -> Preset:
-        from .settings import read_document
-
         data = read_document(Path(path), "preset file", "JSON", json.loads, json.JSONDecodeError)
         return cls.from_dict(data, source=f"preset file {path}")
 
@@ -121,9 +119,3 @@ class LatentSpace:
         offsets = (np.asarray(knobs[: self.num_knobs], np.float32) - NEUTRAL) * 2.0 * self.spreads[: len(knobs)]
         return (base + offsets @ self.directions[: len(offsets)]).astype(np.float32)
 
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place; a full
-    disk or read-only folder is one :class:`SynthError` naming ``path``, the old file intact."""
-    with atomic_file(path) as tmp, open(tmp, "w") as handle:
-        handle.write(text)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .errors import ModelError
+from ..errors import ModelError
 
 CONTRACT_VERSION = 1
 INPUT_LATENT = "z"

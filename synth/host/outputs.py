@@ -6,7 +6,7 @@ Two backends with one interface:
   The callback never needs Python's GIL, so no Python thread (inference, the UI,
   garbage collection) can delay it. When it finds the ring empty its playback
   action ends; the engine counts that as an underflow and starts a new one.
-* ``sounddevice``: a Python callback copying from :class:`~synth.ring.FrameRing`.
+* ``sounddevice``: a Python callback copying from :class:`~synth.host.ring.FrameRing`.
   Simple, but the callback must take the GIL, so a busy Python thread can make
   it late (through JACK that is a dropout).
 """
@@ -14,13 +14,46 @@ Two backends with one interface:
 from __future__ import annotations
 
 import time
+from typing import Protocol
 
 import numpy as np
 
-from .errors import AudioDeviceError
+from ..errors import AudioDeviceError
 from .ring import FrameRing
 
 BACKENDS = ("rtmixer", "sounddevice")
+
+
+class AudioOutput(Protocol):
+    """What the live host needs of an audio output: a ring it fills, a device that drains it."""
+
+    name: str
+    peak_callback_ms: float
+
+    @property
+    def fill(self) -> int:
+        """Frames waiting in the ring."""
+
+    def space(self) -> int:
+        """Frames that fit in the ring now."""
+
+    def write(self, block: np.ndarray) -> None:
+        """Append a ``[frames, channels]`` block (the caller checked :meth:`space`)."""
+
+    @property
+    def underflows(self) -> int:
+        """Times the device found the ring short, counted by the output itself."""
+
+    @property
+    def active(self) -> bool:
+        """Whether the device is still running."""
+
+    def poll(self) -> None:
+        """Engine thread, once per loop: notice and recover from a dry ring."""
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def _next_power_of_two(n: int) -> int:
@@ -37,11 +70,19 @@ class SounddeviceOutput:
 
         self.ring = FrameRing(capacity, channels)
         self.peak_callback_ms = 0.0
+        self.callback_errors = 0  # exceptions caught in the callback (each played as silence)
         ring = self.ring
 
         def callback(outdata, frames, _time, status):
+            # Never let an exception reach PortAudio (it would stop the stream): count it, play
+            # silence, and the ring counts the block as an underflow.
             t0 = time.perf_counter()
-            ring.read_into(outdata)
+            try:
+                ring.read_into(outdata)
+            except Exception:  # noqa: BLE001  the audio thread must keep running whatever happens
+                self.callback_errors += 1
+                ring.underflows += 1
+                outdata.fill(0.0)
             elapsed = (time.perf_counter() - t0) * 1000.0
             if elapsed > self.peak_callback_ms:
                 self.peak_callback_ms = elapsed
@@ -126,7 +167,33 @@ class RtmixerOutput:
         self.mixer.close(ignore_errors=True)
 
 
-def open_output(backend: str, device: int, rate: int, block: int, channels: int, capacity: int):
+def find_output_device(spec: str | None) -> int:
+    """``spec``: a device index, or a substring of a device or host-API name; ``None``: the default."""
+    import sounddevice as sd
+
+    devices = sd.query_devices()
+    apis = sd.query_hostapis()
+    outputs = [i for i, d in enumerate(devices) if d["max_output_channels"] > 0]
+    if not outputs:
+        raise AudioDeviceError("no audio output device found",
+                               hint="list devices with `synth devices`; with no sound card, start a JACK server "
+                                    "(jackd -d dummy)")
+    if spec is None:
+        default = sd.default.device[1]
+        return default if default is not None and default >= 0 and default in outputs else outputs[0]
+    if spec.isdigit():
+        if int(spec) in outputs:
+            return int(spec)
+        raise AudioDeviceError(f"audio device {spec} is not an output device",
+                               hint="list devices with `synth devices`")
+    needle = spec.lower()
+    for i in outputs:
+        if needle in devices[i]["name"].lower() or needle in apis[devices[i]["hostapi"]]["name"].lower():
+            return i
+    raise AudioDeviceError(f"no audio output device matches {spec!r}", hint="list devices with `synth devices`")
+
+
+def open_output(backend: str, device: int, rate: int, block: int, channels: int, capacity: int) -> AudioOutput:
     """Open the named backend (``rtmixer`` falls back to ``sounddevice`` if it is not installed)."""
     import sounddevice as sd
 

@@ -19,8 +19,8 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from .errors import MidiError
-from .midi_in import MidiSource
+from ..errors import MidiError
+from .source import MAX_EVENTS_PER_POLL, MidiSource, choose_ports
 
 QUEUE_LIMIT = 8192  # events held between polls; beyond it the oldest drop (a flood stays bounded)
 MAX_EVENT_BYTES = 3  # channel messages only: SysEx, clock and sensing are not for the synth
@@ -43,9 +43,8 @@ class JackMidiInputs(MidiSource):
 
     client: object = None
     connected: bool = False  # ports connected to sources (not a virtual port others connect to)
-    server_gone: bool = False
-    cycles: int = 0  # JACK cycles in which the ports were read (the engine times its blocks by it)
-    wake: threading.Event = field(default_factory=threading.Event)  # set at each read, for the engine
+    cycles: int | None = 0  # JACK cycles in which the ports were read (the engine times its blocks by it)
+    wake: threading.Event | None = field(default_factory=threading.Event)  # set at each read, for the engine
     _queue: collections.deque = field(default_factory=lambda: collections.deque(maxlen=QUEUE_LIMIT))
 
     def _process(self, frames: int) -> None:
@@ -58,7 +57,7 @@ class JackMidiInputs(MidiSource):
         self.cycles += 1
         self.wake.set()
 
-    def poll(self, out: list, budget: int = 512) -> None:
+    def poll(self, out: list, budget: int = MAX_EVENTS_PER_POLL) -> None:
         """Append up to ``budget`` waiting events to ``out`` as ``(0, event)``."""
         queue = self._queue
         while budget > 0 and queue:
@@ -153,19 +152,10 @@ def _available(client) -> list:
 
 def _choose_sources(client, port_specs: list[str]) -> list:
     available = _available(client)
-    if port_specs:
-        chosen = []
-        for spec in port_specs:
-            matches = [p for i, p in enumerate(available)
-                       if (spec.isdigit() and i == int(spec)) or spec.lower() in p.name.lower()
-                       or spec.lower() in (p.aliases[0].lower() if p.aliases else "")]
-            if not matches:
-                raise MidiError(f"no JACK MIDI output port matches {spec!r}",
-                                hint="list ports with `synth devices`")
-            chosen += [p for p in matches if p not in chosen]
-        return chosen
-    chosen = [p for p in available if p.is_physical and not re.search("through", p.name, re.I)]
-    if not chosen:
-        raise MidiError("no hardware JACK MIDI port found",
-                        hint="plug in a keyboard, list ports with `synth devices`, or use --virtual-midi NAME")
-    return chosen
+    names = [p.name for p in available]
+    aliases = [p.aliases[0] if p.aliases else "" for p in available]
+    physical = {p.name for p in available if p.is_physical}
+    chosen = choose_ports(port_specs, names,
+                          lambda name: name in physical and not re.search("through", name, re.I),
+                          "JACK MIDI output" if port_specs else "hardware JACK MIDI", aliases)
+    return [available[i] for i in chosen]

@@ -1,0 +1,201 @@
+"""The sound controls of the engine: presets, knobs, morph and MIDI learn per channel, and the
+note request each note-on turns into.
+
+A preset gives a channel its base latent (and envelope); the channel's knobs move that latent
+along the manifest's directions and CC 78 morphs it toward another preset. Whatever these
+controls set shapes only the notes to come: :meth:`SoundControls.note_request` names the
+generated note (its cache key, latent and velocity) a note-on plays.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..midi import events as ev
+from ..notes.prepare import NoteKey, NoteRequest, latent_digest
+from ..plugin.model import GeneratorModel
+from ..settings import Settings
+from .channels import ChannelState
+from .envelope import Envelope
+from .latent import LatentSpace, Preset, default_presets, quantise_knob
+
+
+class SoundControls:
+    """Presets, knobs, morph and MIDI learn for 16 channels, and the notes they ask for."""
+
+    def __init__(self, model: GeneratorModel, settings: Settings | None = None,
+                 presets: list[Preset] | None = None) -> None:
+        self.model = model
+        self.manifest = model.manifest
+        self.settings = settings or Settings()
+        self.latents = LatentSpace(self.manifest)
+        self.presets = presets or default_presets(self.settings["presets.count"])
+        self.knob_ccs = {cc: k for k, cc in enumerate(self.settings["midi.knob_ccs"][: self.latents.num_knobs])}
+        self.learning: int | None = None  # knob waiting for MIDI learn to bind the next CC
+        self._random = np.random.default_rng()
+        self.channels: list[ChannelState] = []
+        self._reset_channels()
+
+    def moves_latent(self, event: ev.MidiEvent) -> bool:
+        """A knob or morph controller: it moves the channel's latent, which only new notes use."""
+        return event.kind == ev.CONTROL and (event.a in self.knob_ccs or event.a == self.settings["midi.morph_cc"])
+
+    def set_knob(self, knob: int, value: float, channel: int | None = None) -> None:
+        """Set latent knob ``knob`` (0..num_knobs-1) to ``value`` (0..1) on one or all channels."""
+        if not 0 <= knob < self.latents.num_knobs:
+            raise ConfigError(f"knob must be 0..{self.latents.num_knobs - 1}, got {knob}")
+        for state in self._targets(channel):
+            state.knobs[knob] = quantise_knob(value)
+            state.latent = None
+
+    def bind_cc(self, cc: int, knob: int) -> None:
+        """MIDI learn: controller ``cc`` now moves ``knob`` (replacing the knob's previous CC)."""
+        if not 0 <= knob < self.latents.num_knobs:
+            raise ConfigError(f"knob must be 0..{self.latents.num_knobs - 1}, got {knob}")
+        ccs = list(self.settings["midi.knob_ccs"])
+        ccs += [-1] * (self.latents.num_knobs - len(ccs))
+        ccs = [-1 if c == cc else c for c in ccs]
+        ccs[knob] = cc
+        self.settings.set("midi.knob_ccs", ccs, "MIDI learn")
+        self.knob_ccs = {c: k for k, c in enumerate(ccs) if c >= 0}
+
+    def set_morph(self, value: float, channel: int | None = None) -> None:
+        """Move the latent from the preset (0) towards its morph target (1, the next preset)."""
+        for state in self._targets(channel):
+            state.morph = quantise_knob(value)
+            state.latent = None
+
+    def randomize(self, channel: int | None = None) -> None:
+        """Give the channel's preset slot a fresh random base latent (knobs and envelope kept)."""
+        for number, state in enumerate(self.channels):
+            if channel is not None and number != channel:
+                continue
+            old = self.presets[state.preset_index]
+            seed = int(self._random.integers(0, 2**31))
+            self.presets[state.preset_index] = Preset(name=f"Random {seed}", seed=seed, knobs=list(state.knobs),
+                                                      envelope=old.envelope, model_sha256=self.model.sha256)
+            for other in self.channels:
+                if other.preset_index == state.preset_index:
+                    other.latent = None
+
+    def current_preset(self, channel: int = 0, name: str | None = None) -> Preset:
+        """The channel's sound as a preset (its latent written out, so it survives any seed)."""
+        state = self.channels[channel]
+        base = self.presets[state.preset_index]
+        return Preset(name=name or base.name, seed=base.seed, latent=[float(x) for x in self._base_latent(state)],
+                      knobs=list(state.knobs), envelope=state.envelope, model_sha256=self.model.sha256)
+
+    def select_preset(self, index: int, channel: int | None = None) -> None:
+        if not 0 <= index < len(self.presets):
+            raise ConfigError(f"preset must be 0..{len(self.presets) - 1}, got {index}")
+        preset = self.presets[index]
+        for state in self._targets(channel):
+            state.preset_index = index
+            state.knobs = self._preset_knobs(preset)
+            state.envelope = self._envelope_for(preset)
+            state.morph_target = (index + 1) % len(self.presets)
+            state.latent = None
+
+    def channel_latent(self, channel: int) -> tuple[np.ndarray, bytes]:
+        state = self.channels[channel]
+        if state.latent is None:
+            base = self._base_latent(state)
+            state.latent = self.latents.latent(base, np.asarray(state.knobs, np.float32))
+            state.digest = latent_digest(state.latent)
+        return state.latent, state.digest
+
+    def _base_latent(self, state: ChannelState) -> np.ndarray:
+        base = self.presets[state.preset_index].base(self.manifest)
+        if state.morph > 0.0:
+            target = self.presets[state.morph_target % len(self.presets)].base(self.manifest)
+            base = (base + (target - base) * np.float32(state.morph)).astype(np.float32)
+        return base
+
+    def _targets(self, channel: int | None) -> list[ChannelState]:
+        return self.channels if channel is None else [self.channels[channel]]
+
+    def _preset_knobs(self, preset: Preset) -> list[float]:
+        knobs = [0.5] * self.latents.num_knobs
+        for k, value in enumerate(preset.knobs[: len(knobs)]):
+            knobs[k] = quantise_knob(value)
+        return knobs
+
+    def _envelope_for(self, preset: Preset) -> Envelope:
+        """A preset's own envelope, or the settings' envelope where the preset keeps the default."""
+        return preset.envelope if preset.envelope != Envelope() else self.settings.envelope
+
+    def _reset_channels(self, keep_presets: bool = False) -> None:
+        old = self.channels
+        self.channels = [ChannelState(bend_range=float(self.settings["midi.pitch_bend_range"])) for _ in range(16)]
+        for number, state in enumerate(self.channels):
+            index = old[number].preset_index if keep_presets and old else 0
+            preset = self.presets[index]
+            state.preset_index, state.knobs = index, self._preset_knobs(preset)
+            state.morph_target = (index + 1) % len(self.presets)
+            state.envelope = self._envelope_for(preset)
+            if keep_presets and old:
+                state.knobs = list(old[number].knobs)
+
+    # -- note requests ------------------------------------------------------------------------------
+    def note_request(self, channel: int, note: int, velocity: int) -> NoteRequest:
+        """Which generated note a note-on of ``note`` at ``velocity`` on ``channel`` plays now."""
+        m = self.manifest
+        buckets = self.settings["engine.velocity_buckets"]
+        bucket = min(velocity * buckets // 128, buckets - 1)
+        model_velocity = self.bucket_velocity(bucket)
+        z, digest = self.channel_latent(channel)
+        if m.pitch_conditioned:
+            source = note
+            while source < m.pitch_min:
+                source += 12  # outside the model's range: an octave-shifted note, resampled
+            while source > m.pitch_max:
+                source -= 12
+            source = min(max(source, m.pitch_min), m.pitch_max)
+            shift = note - source
+        elif m.unpitched_mode == "pads":
+            source, shift = note, 0
+            z = z + np.random.default_rng(note).standard_normal(m.latent_dim).astype(np.float32) * 0.5
+            digest = latent_digest(z)
+        else:
+            source, shift = m.root_pitch, note - m.root_pitch
+        return NoteRequest(NoteKey(source, bucket, digest, shift), z, model_velocity)
+
+    def bucket_velocity(self, bucket: int) -> float:
+        """The model velocity (0..1) at the middle of velocity bucket ``bucket``."""
+        buckets = self.settings["engine.velocity_buckets"]
+        return (bucket + 0.5) * 128.0 / buckets / 127.0
+
+    def upcoming_notes(self, events: Iterable[tuple[int, ev.MidiEvent]]) -> list[tuple[int, NoteRequest]]:
+        """The notes ``events`` will ask for, ``(position, request)`` in order, each with
+        the latent its channel will have by then. Program changes and knob and morph controllers are
+        replayed on copies of the channels, so nothing audible changes. Lets the engine generate a
+        block's notes in one batch, and a renderer a song's notes ahead of the mixing."""
+        saved = None
+        upcoming = []
+        try:
+            for position, event in events:
+                kind, channel = event.kind, event.channel
+                if kind == ev.NOTE_ON:
+                    upcoming.append((position, self.note_request(channel, event.a, event.b)))
+                    continue
+                if not (kind == ev.PROGRAM or self.moves_latent(event)):
+                    continue
+                if saved is None:
+                    saved = self.channels
+                    self.channels = [copy.copy(state) for state in saved]
+                    for state in self.channels:
+                        state.knobs = list(state.knobs)  # the one field changed in place
+                if kind == ev.PROGRAM:
+                    self.select_preset(event.a % len(self.presets), channel)
+                elif event.a in self.knob_ccs:
+                    self.set_knob(self.knob_ccs[event.a], event.b / 127.0, channel)
+                else:
+                    self.set_morph(event.b / 127.0, channel)
+        finally:
+            if saved is not None:
+                self.channels = saved
+        return upcoming

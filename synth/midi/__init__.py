@@ -1,0 +1,1 @@
+"""MIDI and other control input: events, Standard MIDI Files, live ports (ALSA, JACK), OSC."""
