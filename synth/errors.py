@@ -35,6 +35,10 @@ class ConfigError(SynthError):
     """A config file, preset or setting is malformed or out of range."""
 
 
+class DataError(SynthError):
+    """A training data set, SoundFont or folder of recordings cannot be used."""
+
+
 TRAIN_EXTRA_HINT = 'pip install -e ".[train]"'
 
 

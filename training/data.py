@@ -26,6 +26,7 @@ import numpy as np
 import soundfile as sf
 from tqdm import tqdm
 
+from synth.errors import DataError
 from synth.gm import family, family_name, program_name
 from synth.pitch import pitch_error_cents
 
@@ -68,7 +69,7 @@ def _note_midi(notes: list[NoteSpec], clip_s: float, path: Path) -> list[float]:
 def render_with_fluidsynth(midi_path: Path, wav_path: Path, soundfont: Path, sample_rate: int) -> None:
     """Render a MIDI file with FluidSynth, dry (no reverb or chorus), at ``sample_rate``."""
     if shutil.which("fluidsynth") is None:
-        raise RuntimeError("fluidsynth is not installed (Debian: apt-get install fluidsynth fluid-soundfont-gm)")
+        raise DataError("fluidsynth is not installed", hint="Debian: apt-get install fluidsynth fluid-soundfont-gm")
     cmd = ["fluidsynth", "-ni", "-q", "-g", "1.0", "-R", "0", "-C", "0", "-r", str(sample_rate),
            "-F", str(wav_path), str(soundfont), str(midi_path)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -115,7 +116,7 @@ def build_soundfont_dataset(out_dir: Path, programs: list[int], pitches: list[in
     held_out = set(held_out_velocities)
     velocities = sorted(set(velocities) | held_out)
     if not soundfont.exists():
-        raise FileNotFoundError(f"SoundFont {soundfont} not found (Debian: apt-get install fluid-soundfont-gm)")
+        raise DataError(f"SoundFont {soundfont} does not exist", hint="Debian: apt-get install fluid-soundfont-gm")
     clip_s = num_samples / sample_rate
     clips, index = [], []
     rng = np.random.default_rng(seed)
@@ -127,7 +128,8 @@ def build_soundfont_dataset(out_dir: Path, programs: list[int], pitches: list[in
             render_with_fluidsynth(midi_path, wav_path, soundfont, sample_rate)
             audio, rate = sf.read(wav_path, dtype="float32", always_2d=True)
             if rate != sample_rate:
-                raise RuntimeError(f"FluidSynth wrote {rate} Hz, asked for {sample_rate} Hz")
+                raise DataError(f"FluidSynth wrote {rate} Hz, asked for {sample_rate} Hz",
+                                hint="pick a --sample-rate this FluidSynth supports (32000, 44100, 48000)")
             program_clips = _slice_notes(audio.mean(axis=1), starts, sample_rate, num_samples)
             # One gain per program keeps its velocity dynamics; the loudest note peaks at 0.9.
             program_clips *= 0.9 / max(float(np.abs(program_clips).max()), 1e-6)

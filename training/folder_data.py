@@ -21,6 +21,7 @@ import soundfile as sf
 import soxr
 from tqdm import tqdm
 
+from synth.errors import DataError
 from synth.pitch import estimate_f0, hz_to_midi
 from training.data import write_dataset
 
@@ -101,7 +102,8 @@ def build_folder_dataset(source: Path, out_dir: Path, sample_rate: int = 32000, 
     files = sorted(p for p in Path(source).rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
     report = FolderReport()
     if not files:
-        raise FileNotFoundError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {source}")
+        raise DataError(f"no audio files ({', '.join(AUDIO_SUFFIXES)}) under {source}",
+                        hint="point it at a folder of one-shot recordings")
     notes, index = [], []
     for path in tqdm(files, desc="reading notes", disable=not progress):
         note, problem = _load_note(path, sample_rate, num_samples)
@@ -122,7 +124,8 @@ def build_folder_dataset(source: Path, out_dir: Path, sample_rate: int = 32000, 
                       "split": "validation" if share < validation_share else "train"})
     report.kept = len(notes)
     if not notes:
-        raise ValueError(f"none of the {len(files)} audio files under {source} is usable ({report.summary()})")
+        raise DataError(f"none of the {len(files)} audio files under {source} is usable ({report.summary()})",
+                        hint="each file should hold one pitched note, named like C4.wav or x-060-100.wav")
     audio = np.stack(notes)
     audio *= 0.9 / float(np.abs(audio).max())
     write_dataset(Path(out_dir), audio, index, sample_rate, f"folder {Path(source).name}",

@@ -14,6 +14,8 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
+from synth.errors import ConfigError
+
 GAN_LOSSES = ("nonsaturating", "hinge", "wgan-gp")
 
 Outputs = list[tuple[torch.Tensor, list[torch.Tensor]]]
@@ -26,7 +28,7 @@ def discriminator_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.
         return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
     if kind == "wgan-gp":
         return fake_logits.mean() - real_logits.mean()
-    raise ValueError(f"unknown GAN loss {kind!r}; known: {', '.join(GAN_LOSSES)}")
+    raise ConfigError(f"unknown GAN loss {kind!r}", hint=f"choose one of: {', '.join(GAN_LOSSES)}")
 
 
 def generator_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -34,7 +36,7 @@ def generator_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
         return -fake_logits.mean()
     if kind == "nonsaturating":
         return F.softplus(-fake_logits).mean()
-    raise ValueError(f"unknown GAN loss {kind!r}; known: {', '.join(GAN_LOSSES)}")
+    raise ConfigError(f"unknown GAN loss {kind!r}", hint=f"choose one of: {', '.join(GAN_LOSSES)}")
 
 
 def feature_matching(real_features: list[torch.Tensor], fake_features: list[torch.Tensor]) -> torch.Tensor:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from synth.errors import ConfigError
 from synth.files import atomic_file
 from training.config import complete, config_hash
 from training.data import NoteDataset
@@ -49,7 +50,8 @@ def save_atomically(state: dict[str, Any], path: Path) -> None:
 
 def choose_device(wanted: str, local_rank: int = 0) -> torch.device:
     if wanted == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but torch sees no CUDA device")
+        raise ConfigError("train.device is 'cuda' but torch sees no CUDA device",
+                          hint="set train.device to 'auto' or 'cpu', or install a CUDA build of torch")
     if wanted == "cuda" or (wanted == "auto" and torch.cuda.is_available()):
         return torch.device("cuda", local_rank)
     return torch.device("cpu")
@@ -71,7 +73,9 @@ class Trainer:
         torch.manual_seed(config["seed"])  # the same initial weights in every process
         self.data = NoteDataset.load(Path(config["data"]["folder"]), "train")
         if self.data.sample_rate != config["model"]["sample_rate"]:
-            raise ValueError(f"data set is at {self.data.sample_rate} Hz, model at {config['model']['sample_rate']} Hz")
+            raise ConfigError(f"data set {config['data']['folder']} is at {self.data.sample_rate} Hz, "
+                              f"model.sample_rate is {config['model']['sample_rate']} Hz",
+                              hint="set model.sample_rate to the data set's rate, or rebuild it with --sample-rate")
         self.generator = build_generator(config).to(self.device)
         self.ema = copy.deepcopy(self.generator).eval()
         self.discriminator = build_discriminator(config).to(self.device)

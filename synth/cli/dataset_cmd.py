@@ -52,12 +52,9 @@ def run(args: argparse.Namespace) -> int:
         raise SynthError("a folder is only read with `synth dataset folder DIR`")
     if not args.soundfont.is_file():
         raise SynthError(f"SoundFont {args.soundfont} does not exist", hint="apt-get install fluid-soundfont-gm")
-    try:
-        out = build_soundfont_dataset(args.output, args.programs, args.pitches, args.velocities,
-                                      args.sample_rate, int(args.seconds * args.sample_rate), args.soundfont,
-                                      held_out_velocities=args.held_out_velocities)
-    except (RuntimeError, FileNotFoundError) as exc:
-        raise SynthError(str(exc)) from None
+    out = build_soundfont_dataset(args.output, args.programs, args.pitches, args.velocities,
+                                  args.sample_rate, int(args.seconds * args.sample_rate), args.soundfont,
+                                  held_out_velocities=args.held_out_velocities)
     print(out)
     return 0
 
@@ -68,11 +65,7 @@ def _from_folder(args: argparse.Namespace) -> int:
     if args.folder is None or not args.folder.is_dir():
         raise SynthError(f"{args.folder or 'a folder'} is not a folder of recordings",
                          hint="synth dataset folder DIR -o OUT")
-    try:
-        report = build_folder_dataset(args.folder, args.output, args.sample_rate,
-                                      int(args.seconds * args.sample_rate))
-    except (ValueError, FileNotFoundError) as exc:
-        raise SynthError(str(exc)) from None
+    report = build_folder_dataset(args.folder, args.output, args.sample_rate, int(args.seconds * args.sample_rate))
     print(report.summary(), file=sys.stderr)
     print(args.output)
     return 0

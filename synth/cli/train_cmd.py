@@ -39,10 +39,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = args.run_dir / CHECKPOINT_NAME
     if checkpoint.exists() and not args.resume:
         raise SynthError(f"{checkpoint} exists", hint="add --resume to continue it or pick another --run-dir")
-    try:
-        trainer = Trainer(config, args.run_dir)
-    except (ValueError, RuntimeError) as exc:
-        raise SynthError(str(exc)) from None
+    trainer = Trainer(config, args.run_dir)  # its faults are SynthErrors with a hint
     if args.resume:
         if not checkpoint.exists():
             raise SynthError(f"nothing to resume: {checkpoint} does not exist")

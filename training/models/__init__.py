@@ -11,6 +11,7 @@ from typing import Any
 
 from torch import nn
 
+from synth.errors import ConfigError
 from training.models.discriminators import MultiResolutionDiscriminator
 from training.models.harmonic import HarmonicGenerator
 from training.models.wavegan import WaveformDiscriminator, WaveGANGenerator
@@ -28,7 +29,7 @@ def build_generator(config: dict[str, Any]) -> nn.Module:
     """Build the generator named by ``config['architecture']`` from ``config['model']``."""
     name = config["architecture"]
     if name not in GENERATORS:
-        raise ValueError(f"unknown architecture {name!r}; known: {', '.join(sorted(GENERATORS))}")
+        raise ConfigError(f"unknown architecture {name!r}", hint=f"choose one of: {', '.join(sorted(GENERATORS))}")
     return GENERATORS[name](**_accepted(GENERATORS[name], config["model"]))
 
 
@@ -40,4 +41,4 @@ def build_discriminator(config: dict[str, Any]) -> nn.Module:
     if options["kind"] == "waveform":
         return WaveformDiscriminator(options["width"], options["layers"], options["phase_shuffle"],
                                      options["spectral_norm"])
-    raise ValueError(f"unknown discriminator {options['kind']!r}; known: {', '.join(DISCRIMINATORS)}")
+    raise ConfigError(f"unknown discriminator {options['kind']!r}", hint=f"choose one of: {', '.join(DISCRIMINATORS)}")

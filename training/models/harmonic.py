@@ -16,6 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from synth.errors import ConfigError
+
 
 def scaled_sigmoid(x: torch.Tensor) -> torch.Tensor:
     """DDSP's positive activation: smooth, bounded, with a useful log-range."""
@@ -60,11 +62,14 @@ class HarmonicGenerator(nn.Module):
                  pitch_min: int = 36, pitch_max: int = 84) -> None:
         super().__init__()
         if num_samples % num_frames or num_samples % noise_length:
-            raise ValueError("num_samples must be a multiple of num_frames and of noise_length")
+            raise ConfigError(f"model.num_samples ({num_samples}) must be a multiple of model.num_frames "
+                              f"({num_frames}) and of model.noise_length ({noise_length})",
+                              hint="change one of them in the config")
         start_frames = 8
         stages = int(round(math.log2(num_frames / start_frames)))
         if start_frames * 2**stages != num_frames:
-            raise ValueError("num_frames must be 8 times a power of two")
+            raise ConfigError(f"model.num_frames ({num_frames}) must be 8 times a power of two",
+                              hint="use 64, 128 or 256")
         self.latent_dim, self.sample_rate, self.num_samples = latent_dim, sample_rate, num_samples
         self.num_frames, self.num_harmonics = num_frames, num_harmonics
         self.pitch_min, self.pitch_max = pitch_min, pitch_max
