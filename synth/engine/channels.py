@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .envelope import Envelope
+
+RECENT_KEYS = 8
 
 
 @dataclass
@@ -28,6 +31,21 @@ class ChannelState:
     morph_target: int = 1
     latent: np.ndarray | None = None  # cached; None when a knob or the preset changed
     digest: bytes = b""
+    # The timbre moved since the engine last looked: its sounding notes are to follow.
+    retimbre: bool = False
+    # The last distinct (note, velocity) pairs struck, newest last: the keys likely to be played next.
+    recent: collections.deque = field(default_factory=lambda: collections.deque(maxlen=RECENT_KEYS))
+
+    def timbre_moved(self) -> None:
+        """A knob, morph, preset or latent changed: new latent for the next notes, and the
+        sounding ones follow."""
+        self.latent = None
+        self.retimbre = True
+
+    def struck(self, note: int, velocity: int) -> None:
+        if (note, velocity) in self.recent:
+            self.recent.remove((note, velocity))
+        self.recent.append((note, velocity))
 
     @property
     def bend_ratio(self) -> float:

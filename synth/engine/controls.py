@@ -50,7 +50,7 @@ class SoundControls:
             raise ConfigError(f"knob must be 0..{self.latents.num_knobs - 1}, got {knob}")
         for state in self._targets(channel):
             state.knobs[knob] = quantise_knob(value)
-            state.latent = None
+            state.timbre_moved()
 
     def bind_cc(self, cc: int, knob: int) -> None:
         """MIDI learn: controller ``cc`` now moves ``knob`` (replacing the knob's previous CC)."""
@@ -67,7 +67,7 @@ class SoundControls:
         """Move the latent from the preset (0) towards its morph target (1, the next preset)."""
         for state in self._targets(channel):
             state.morph = quantise_knob(value)
-            state.latent = None
+            state.timbre_moved()
 
     def randomize(self, channel: int | None = None) -> None:
         """Give the channel's preset slot a fresh random base latent (knobs and envelope kept)."""
@@ -80,7 +80,7 @@ class SoundControls:
                                                       envelope=old.envelope, model_sha256=self.model.sha256)
             for other in self.channels:
                 if other.preset_index == state.preset_index:
-                    other.latent = None
+                    other.timbre_moved()
 
     def current_preset(self, channel: int = 0, name: str | None = None) -> Preset:
         """The channel's sound as a preset (its latent written out, so it survives any seed)."""
@@ -98,7 +98,7 @@ class SoundControls:
             state.knobs = self._preset_knobs(preset)
             state.envelope = self._envelope_for(preset)
             state.morph_target = (index + 1) % len(self.presets)
-            state.latent = None
+            state.timbre_moved()
 
     def channel_latent(self, channel: int) -> tuple[np.ndarray, bytes]:
         state = self.channels[channel]

@@ -18,7 +18,6 @@ the notes' generation. Hosts use only the public names here (``note_requests``,
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -31,6 +30,7 @@ from ..plugin.model import GeneratorModel
 from ..settings import Settings
 from .controls import SoundControls
 from .envelope import RELEASE, EnvelopeState
+from .follow import TimbreFollowing
 from .latent import Preset
 from .voice import Voice
 
@@ -57,7 +57,7 @@ def soft_clip(block: np.ndarray, knee: float = SOFT_CLIP_KNEE) -> None:
         block[loud] = np.sign(block[loud]) * (knee + span * np.tanh((magnitude[loud] - knee) / span))
 
 
-class Synth(SoundControls):
+class Synth(SoundControls, TimbreFollowing):
     """A polyphonic instrument around one generator model.
 
     >>> synth = Synth(GeneratorModel.load())
@@ -83,6 +83,8 @@ class Synth(SoundControls):
         self.notes_skipped = 0  # realtime note-ons with nothing to play yet
         self.voices_stolen = 0
         self._offset = 0  # frame of the event being handled inside process()
+        self._clock = 0  # frames rendered since prepare(): where the timbre-follow grid lies
+        self._grid_next = 0  # offset in this block of the next point of that grid
 
     # -- plugin life cycle ----------------------------------------------------------------------
     def prepare(self, sample_rate: int, block_size: int) -> None:
@@ -100,6 +102,7 @@ class Synth(SoundControls):
         self.sample_rate, self.block_size = sample_rate, block_size
         self._ramp = np.arange(block_size, dtype=np.float64)
         self._voice_buf = np.zeros(block_size, np.float32)
+        self._fade_bufs = (np.zeros(block_size, np.float32), np.zeros(block_size, np.float32))
         self._env_buf = np.zeros(block_size, np.float32)
         self._channel_mix = np.zeros((16, block_size), np.float32)  # each channel's voices, before pan
         self._flushed = [0] * 16
@@ -107,6 +110,7 @@ class Synth(SoundControls):
         self._out = np.zeros((block_size, 2), np.float32)
         self._block_out = self._out
         self.voices = []
+        self._clock = 0
 
     def reset(self) -> None:
         """Silence every voice at once; presets, knobs and the note cache stay."""
@@ -136,35 +140,44 @@ class Synth(SoundControls):
         self._flushed = [0] * 16
         for voice in self.voices:
             voice.cursor = 0
+        self._start_follow()  # live: voices whose new timbre arrived start to cross-fade
         for offset, event in ordered:
             self._offset = min(max(int(offset), 0), frames - 1)
+            self._follow_due(self._offset)  # sounding notes follow a timbre that moved before now
             self._catch_up_for(event)
             self.handle(event)
+        self._follow_due(frames)
         self._offset = 0
         for voice in self.voices:
             self._catch_up(voice, frames)
         for channel in self._sounding:
             self._flush(channel, frames)
         self.voices = [v for v in self.voices if not v.done]
+        self._clock += frames
         out *= self.settings["engine.master_gain"]
         soft_clip(out)
         return out
 
-    def mark(self) -> list:
+    def mark(self) -> tuple:
         """The voices' playing state, for :meth:`rewind`: all that a block without events changes.
         A live host renders the next block before its MIDI arrives and rewinds if the MIDI then
         changes what sounds (see :meth:`changes_sound`)."""
-        return [(voice, voice.pos, voice.travel, copy.copy(voice.env)) for voice in self.voices]
+        return ([(voice, voice.playing_state()) for voice in self.voices],
+                [state.retimbre for state in self.channels], self._clock)
 
-    def rewind(self, mark: list) -> None:
+    def rewind(self, mark: tuple) -> None:
         """Back to the state :meth:`mark` saved (valid only if no event was handled since)."""
-        for voice, pos, travel, env in mark:
-            voice.pos, voice.travel, voice.env = pos, travel, env
-        self.voices = [voice for voice, *_ in mark]
+        voices, retimbre, self._clock = mark
+        for voice, state in voices:
+            voice.restore(state)
+        self.voices = [voice for voice, _ in voices]
+        for state, flag in zip(self.channels, retimbre):
+            state.retimbre = flag
 
     def changes_sound(self, event: ev.MidiEvent) -> bool:
-        """Whether ``event`` changes what the sounding voices play. Knob, morph and program
-        changes do not: they set the latent and envelope of the notes to come."""
+        """Whether ``event`` changes what the sounding voices play at once. Knob, morph and program
+        changes do not: they set the latent and envelope of the notes to come, and the sounding
+        notes follow from the next block on (a cross-fade)."""
         return not (event.kind in (ev.PROGRAM, ev.CHANNEL_PRESSURE, ev.POLY_PRESSURE) or self.moves_latent(event))
 
     # -- events --------------------------------------------------------------------------------
@@ -188,10 +201,11 @@ class Synth(SoundControls):
         self._reset_channels(keep_presets=True)
 
     def _note_on(self, channel: int, note: int, velocity: int) -> None:
+        self.channels[channel].struck(note, velocity)  # a key likely struck again (even if skipped now)
         found = self._note_for(channel, note, velocity)
         if found is None:
             return
-        data, key_velocity = found
+        data, key_velocity, request, exact = found
         for voice in self.voices:
             if voice.channel == channel and voice.note == note and not voice.stolen and voice.env.stage != RELEASE:
                 voice.release(int(RETRIGGER_FADE_S * self.sample_rate))
@@ -200,7 +214,9 @@ class Synth(SoundControls):
         gain = velocity / key_velocity if self.manifest.velocity_input else (velocity / 127.0) ** 2
         self._order += 1
         voice = Voice(note, channel, data, EnvelopeState(state.envelope, self.sample_rate),
-                      min(max(gain, 0.25), 4.0), self._order)
+                      min(max(gain, 0.25), 4.0), self._order, velocity, request.key if exact else None)
+        if not exact:
+            voice.want = request.key  # a stand-in: it becomes the real note when that arrives
         voice.cursor = self._offset  # sounds from the event's frame
         self.voices.append(voice)
         self.notes_played += 1
@@ -258,22 +274,24 @@ class Synth(SoundControls):
             state.bend_range = float(value)  # RPN 0: pitch bend sensitivity in semitones
 
     # -- notes -----------------------------------------------------------------------------------
-    def _note_for(self, channel: int, note: int, velocity: int) -> tuple[PreparedNote, float] | None:
-        """The prepared note for a note-on and the velocity (0..127) it was generated at."""
+    def _note_for(self, channel: int, note: int,
+                  velocity: int) -> tuple[PreparedNote, float, NoteRequest, bool] | None:
+        """The prepared note for a note-on, the velocity (0..127) it was generated at, what was asked
+        for, and whether it is that (live, a missing note plays a cached stand-in meanwhile)."""
         request = self.note_request(channel, note, velocity)
         data = self.bank.get(request.key)
         if data is None and self.realtime:
-            self.bank.request(request)
+            self.bank.request(request, slot=(channel, *self._slot(request)), urgent=True)
             stand_in = self.bank.nearest(request.key)
             if stand_in is None:
                 self.notes_skipped += 1  # nothing at this pitch yet: never wait for inference live
                 return None
             data, bucket = stand_in
-            return data, self.bucket_velocity(bucket) * 127.0
+            return data, self.bucket_velocity(bucket) * 127.0, request, False
         if data is None:
             self.bank.ensure([request])
             data = self.bank.get(request.key)
-        return data, request.velocity * 127.0
+        return data, request.velocity * 127.0, request, True
 
     def _prefetch(self, events: Iterable[tuple[int, ev.MidiEvent]]) -> None:
         """Generate this block's missing notes in one batch, each with the latent its note-on will
@@ -380,7 +398,7 @@ class Synth(SoundControls):
         if env.stage == RELEASE:
             n = min(n, env.release_len - env.elapsed)  # silent after its release: not worth rendering
         buf = self._voice_buf
-        voice.render(n, self.channels[voice.channel].bend_ratio, self._ramp, self._env_buf, buf)
+        voice.render(n, self.channels[voice.channel].bend_ratio, self._ramp, self._env_buf, buf, self._fade_bufs)
         self._sounding.add(voice.channel)
         self._channel_mix[voice.channel, voice.cursor:voice.cursor + n] += buf[:n]
         voice.cursor = until

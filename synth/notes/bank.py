@@ -44,6 +44,11 @@ class NoteBank:
         self._lock = threading.Lock()
         # Newest first, and only the newest few: while a knob sweeps, older latents are stale.
         self._pending: collections.deque = collections.deque(maxlen=MAX_PENDING)
+        # Requests with a slot (a channel's note at a velocity): a newer one replaces the older, so a
+        # sweep of 100 controller messages a second asks for each note once, in its latest timbre.
+        self._latest: OrderedDict[object, NoteRequest] = OrderedDict()
+        # Slots whose note a sounding voice waits for: generated first, in batches of their own.
+        self._urgent: set[object] = set()
         self._by_pitch: dict[tuple[int, int], dict[NoteKey, None]] = {}  # for nearest()
         self._pinned: set[NoteKey] = set()  # never evicted: the stand-ins of last resort
         self._wake = threading.Event()
@@ -122,13 +127,26 @@ class NoteBank:
     def worker_status(self) -> WorkerStatus:
         return WorkerStatus(self.worker_kind, self.worker_error, self.worker_native_id)
 
-    def request(self, request: NoteRequest) -> None:
-        """Queue a note for the worker; never blocks (the oldest requests drop when too many wait)."""
-        self._pending.append(request)
+    def request(self, request: NoteRequest, slot: object = None, urgent: bool = False) -> None:
+        """Queue a note for the worker; never blocks (the oldest requests drop when too many wait).
+        A request with a ``slot`` replaces the one waiting in the same slot, and goes to the front;
+        an ``urgent`` one (a voice is sounding while it waits) goes out in a batch of its own."""
+        if slot is None:
+            self._pending.append(request)
+        else:
+            with self._lock:
+                self._latest.pop(slot, None)
+                self._latest[slot] = request
+                if urgent:
+                    self._urgent.add(slot)
+                else:
+                    self._urgent.discard(slot)
+                while len(self._latest) > MAX_PENDING:
+                    self._urgent.discard(self._latest.popitem(last=False)[0])
         self._wake.set()
 
     def idle(self) -> bool:
-        return not self._pending and not self._wake.is_set() and not self._busy
+        return not self._pending and not self._latest and not self._wake.is_set() and not self._busy
 
     def stop_worker(self, timeout: float = 5.0) -> None:
         """Drop queued requests and stop the worker after its batch; wait up to ``timeout`` seconds
@@ -137,6 +155,9 @@ class NoteBank:
         if self._worker is None:
             return
         self._pending.clear()
+        with self._lock:
+            self._latest.clear()
+            self._urgent.clear()
         self._stopping = True
         self._wake.set()
         if timeout > 0:
@@ -152,7 +173,7 @@ class NoteBank:
             while not self._stopping:
                 self._wake.wait()
                 self._wake.clear()
-                while self._pending and not self._stopping:
+                while (self._pending or self._latest) and not self._stopping:
                     self._busy = True
                     self._generate_batch(self._next_batch())
                     self._busy = False
@@ -164,7 +185,15 @@ class NoteBank:
 
     def _next_batch(self) -> list[NoteRequest]:
         batch = []
-        while self._pending and len(batch) < WORKER_BATCH:
+        with self._lock:
+            # Notes that sounding voices wait for go alone: a batch of four takes four times as long.
+            urgent = [slot for slot in self._latest if slot in self._urgent][-WORKER_BATCH:]
+            for slot in reversed(urgent):  # newest first
+                batch.append(self._latest.pop(slot))
+                self._urgent.discard(slot)
+            while not urgent and self._latest and len(batch) < WORKER_BATCH:
+                batch.append(self._latest.popitem(last=True)[1])  # newest first
+        while not urgent and self._pending and len(batch) < WORKER_BATCH:
             try:
                 batch.append(self._pending.pop())  # newest first
             except IndexError:
