@@ -3,9 +3,11 @@
 Starts `synth play --headless` on JACK (a server must be running: a musician's real-time one,
 `jackd -R -P 70 -d dummy -r 48000 -p 128`, or the tests' `jackd --no-realtime ...`), plays
 random notes at --rate notes/s held long enough to keep about 32 voices sounding, sweeps two
-knob CCs at 100 Hz, records the output, and reports the synth's own underflow count (and when
-each happened), JACK xruns seen by the test client, and the recording's silent gaps. Appends
-the result to docs/performance.md.
+knob CCs at 100 Hz (every sounding note follows them: issue 14), records the output, and reports
+the synth's own underflow count (and when each happened), JACK xruns seen by the test client,
+the recording's silent gaps, and the CPU the engine process and the note worker used (share of
+one core; --no-sweeps gives the same load without new timbres, so the difference is what
+following the knobs costs). Appends the result to docs/performance.md.
 
   .venv/bin/python benchmarks/live_stress.py --seconds 600
   .venv/bin/python benchmarks/live_stress.py --seconds 600 --program-every 5 --probe-every 20
@@ -129,6 +131,26 @@ def freeze_report(freezes: dict, stats: dict) -> str:
             f"; within 100 ms after a JACK xrun: {len(after_xrun)}")
 
 
+def cpu_seconds(pid: int) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by ``pid`` and by each process below it, by role:
+    ``engine`` (the synth process itself) and ``note worker`` (its children)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)  # ppid, cpu
+    below = {pid}
+    for _ in range(3):
+        below |= {p for p, (ppid, _) in stats.items() if ppid in below}
+    used = {"engine": stats.get(pid, (0, 0.0))[1], "note worker": 0.0}
+    used["note worker"] = sum(stats[p][1] for p in below - {pid} if p in stats)
+    return used
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process in MB (Linux /proc)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -153,6 +175,7 @@ def play_score(args, events: list, stats_path: Path, watches: list[subprocess.Po
         player.start(None if args.floor else _midi_port("gansynth-stress"), ["PortAudio:out_0", "PortAudio:out_1"])
         rss: list[tuple[float, float]] = []  # (s, MB) of the synth process, every 10 s
         zero = player.frame_now() + int(0.5 * player.rate)
+        cpu_before, wall_before = cpu_seconds(proc.pid), time.time()
         # Feed the schedule in slices so the client's queue stays small.
         fed, started = 0, time.time()
         while fed < len(events) or time.time() - started < args.seconds + 1.5:
@@ -164,6 +187,8 @@ def play_score(args, events: list, stats_path: Path, watches: list[subprocess.Po
             if elapsed >= 10.0 * (len(rss) + 1) and proc.poll() is None:
                 rss.append((round(elapsed), round(rss_mb(proc.pid), 1)))
             time.sleep(0.1)
+        cpu_after, wall = cpu_seconds(proc.pid), time.time() - wall_before
+        cpu = {role: (cpu_after[role] - cpu_before[role]) / wall for role in cpu_after}
         audio = player.recorded(zero, args.seconds).mean(axis=1)
         code, err = stop_synth(proc)
         player.close()
@@ -179,7 +204,7 @@ def play_score(args, events: list, stats_path: Path, watches: list[subprocess.Po
         print(f"synth play ended with code {code} and wrote no stats:\n{err}", file=sys.stderr)
         return None
     freezes["xrun_at"] = player.xrun_at
-    return audio, code, json.loads(stats_path.read_text()), rss, freezes, player.xruns, player.rate
+    return audio, code, json.loads(stats_path.read_text()), rss, freezes, player.xruns, player.rate, cpu
 
 
 def main() -> int:
@@ -215,19 +240,20 @@ def main() -> int:
                 watch.kill()
     if result is None:
         return 1
-    audio, code, stats, rss, freezes, xruns, rate = result
+    audio, code, stats, rss, freezes, xruns, rate, cpu = result
     missed = int(np.isnan(audio).sum())
     level = np.abs(np.nan_to_num(audio))
     block = args.blocksize
     blocks = level[: len(level) // block * block].reshape(-1, block).max(axis=1)
     silent_blocks = int((blocks < 1e-6).sum())
     who = "floor: sine client, no instrument" if args.floor else "synth play"
+    load = " / ".join(f"{100 * cpu[role]:.0f}%" for role in ("engine", "note worker"))
     table = (f"| client | seconds | notes/s | voices | block | underflows | silent blocks in recording | "
-             "client-missed frames | JACK xruns | peak render ms | notes played |\n"
-             "|---|---|---|---|---|---|---|---|---|---|---|\n"
+             "client-missed frames | JACK xruns | peak render ms | notes played | CPU engine / note worker |\n"
+             "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
              f"| {who} | {args.seconds:.0f} | {args.rate:.0f} | {args.voices} | {block} | {stats['underflows']} | "
              f"{silent_blocks} | {missed} | {xruns} | {stats['peak_render_ms']:.2f} | "
-             f"{stats['notes_played']} |\n")
+             f"{stats['notes_played']} | {load} |\n")
     print(table)
     details = (f"exit code {code}; backend {stats['audio_backend']}; engine thread {stats['engine_priority']}; "
                f"underflows at {stats.get('underflow_at_s', [])} s; blocks slower than real time "
@@ -258,6 +284,8 @@ def main() -> int:
         flag += f" --program-every {args.program_every:g}" if args.program_every else ""
         flag += f" --probe-every {args.probe_every:g}" if args.probe_every else ""
         flag += f" --ring-blocks {args.ring_blocks}" if args.ring_blocks != 2 else ""
+        flag += " --no-sweeps" if args.no_sweeps else ""
+        flag += f" --blocksize {block}" if block != 128 else ""
         server = "real-time (`jackd -R`)" if server_realtime else "`--no-realtime`"
         with open(ROOT / "docs" / "performance.md", "a") as handle:
             handle.write(f"\n### Live stress through JACK, {dt.date.today()}\n\nMachine: {machine()}; JACK dummy "

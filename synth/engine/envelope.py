@@ -86,6 +86,15 @@ class EnvelopeState:
         self.release_len = max(1, int(env.release_s * sample_rate))
         self.release_from = 0.0
 
+    def copy(self) -> EnvelopeState:
+        """A copy (the engine saves every voice's envelope before rendering ahead: copy.copy took
+        10 us a voice)."""
+        other = EnvelopeState.__new__(EnvelopeState)
+        (other.stage, other.level, other.elapsed, other.release_from, other.release_len, other.attack_len,
+         other.decay_len, other.sustain) = (self.stage, self.level, self.elapsed, self.release_from,
+                                            self.release_len, self.attack_len, self.decay_len, self.sustain)
+        return other
+
     def release(self, fast_len: int | None = None) -> None:
         """Start the release from wherever the level is now (optionally faster, for stolen voices)."""
         if self.stage == DONE:

@@ -38,10 +38,13 @@ class TimbreFollowing:
         return max(1, int(RETIMBRE_FADE_S * self.sample_rate))
 
     def _follow_due(self, until: int) -> None:
-        """Follow the timbre at every grid point of this block before frame ``until`` (live: at once,
-        the worker does the waiting)."""
+        """Follow the timbre at every grid point of this block before frame ``until``. Live, at most
+        once a grid step too (a moved channel waits at most that long, and the latest move wins):
+        asking for 32 sounding notes on every block of a sweep cost the engine a millisecond a block."""
         if self.realtime:
-            if any(state.retimbre for state in self.channels):
+            now = self._clock + until
+            if now - self._last_follow >= self._grid_frames() and any(s.retimbre for s in self.channels):
+                self._last_follow = now
                 self._follow_timbre(until)
             return
         grid = self._grid_frames()

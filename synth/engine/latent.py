@@ -8,6 +8,7 @@ always gives the same latent, and the same cache key.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +35,20 @@ def quantise_knob(value: float) -> float:
 
 
 def base_latent(manifest: Manifest, seed: int) -> np.ndarray:
-    """The reproducible latent of preset ``seed`` (``[latent_dim]`` float32, drawn from the model's prior)."""
+    """The reproducible latent of preset ``seed`` (``[latent_dim]`` float32, drawn from the model's
+    prior; read-only, and drawn once: a knob sweep asks for it on every move)."""
+    return _drawn_latent(manifest.latent_prior, manifest.latent_dim, seed)
+
+
+@functools.lru_cache(maxsize=1024)
+def _drawn_latent(prior: str, dim: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    if manifest.latent_prior == "uniform":
-        return rng.uniform(-1.0, 1.0, manifest.latent_dim).astype(np.float32)
-    return rng.standard_normal(manifest.latent_dim).astype(np.float32)
+    if prior == "uniform":
+        latent = rng.uniform(-1.0, 1.0, dim).astype(np.float32)
+    else:
+        latent = rng.standard_normal(dim).astype(np.float32)
+    latent.setflags(write=False)
+    return latent
 
 
 @dataclass

@@ -85,6 +85,7 @@ class Synth(SoundControls, TimbreFollowing):
         self._offset = 0  # frame of the event being handled inside process()
         self._clock = 0  # frames rendered since prepare(): where the timbre-follow grid lies
         self._grid_next = 0  # offset in this block of the next point of that grid
+        self._last_follow = -(1 << 62)  # live: the clock when sounding notes last asked for a new timbre
 
     # -- plugin life cycle ----------------------------------------------------------------------
     def prepare(self, sample_rate: int, block_size: int) -> None:
@@ -163,11 +164,11 @@ class Synth(SoundControls, TimbreFollowing):
         A live host renders the next block before its MIDI arrives and rewinds if the MIDI then
         changes what sounds (see :meth:`changes_sound`)."""
         return ([(voice, voice.playing_state()) for voice in self.voices],
-                [state.retimbre for state in self.channels], self._clock)
+                [state.retimbre for state in self.channels], self._clock, self._last_follow)
 
     def rewind(self, mark: tuple) -> None:
         """Back to the state :meth:`mark` saved (valid only if no event was handled since)."""
-        voices, retimbre, self._clock = mark
+        voices, retimbre, self._clock, self._last_follow = mark
         for voice, state in voices:
             voice.restore(state)
         self.voices = [voice for voice, _ in voices]

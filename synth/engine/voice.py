@@ -9,8 +9,6 @@ same phase there, so nothing cancels and nothing clicks).
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 
 from ..notes.prepare import PreparedNote
@@ -56,7 +54,7 @@ class Voice:
 
     def playing_state(self) -> tuple:
         """Everything rendering changes, for the engine's mark and rewind."""
-        return (self.pos, self.travel, copy.copy(self.env), self.data, self.gain, self.key, self.want,
+        return (self.pos, self.travel, self.env.copy(), self.data, self.gain, self.key, self.want,
                 self.incoming, self.incoming_gain, self.fade_done, self.fade_len)
 
     def restore(self, state: tuple) -> None:
