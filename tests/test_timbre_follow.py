@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from synth.engine.follow import RETIMBRE_FADE_S
+from synth.engine.follow import FOLLOW_EVERY_S, RETIMBRE_FADE_S
 from synth.engine.synth import Synth
 from synth.midi import events as ev
 
@@ -39,7 +39,7 @@ def test_a_held_note_follows_a_knob_offline_exactly_and_without_a_click(default_
     there_already = Synth(default_model)
     fresh = play(there_already, {0: _knobs_to(there_already, 127) + [ev.note_on(NOTE, 100)]}, 2 * RATE)[:, 0]
     unmoved = play(Synth(default_model), {0: [ev.note_on(NOTE, 100)]}, 2 * RATE)[:, 0]
-    after = SWEEP_AT + 2 * int(RETIMBRE_FADE_S * RATE)  # the next point of the follow grid, then the fade
+    after = SWEEP_AT + int((FOLLOW_EVERY_S + RETIMBRE_FADE_S) * RATE)  # the next grid point, then the fade
     # Once the cross-fade is over, the held note is the note struck with the knobs already there...
     np.testing.assert_allclose(out[after:], fresh[after:], atol=1e-6)
     # ... which is another sound than before the sweep (else this test would prove nothing).
@@ -105,8 +105,9 @@ def test_live_a_held_note_cross_fades_once_the_worker_delivers(default_model):
     first = voice.data
     synth.process([(5, event) for event in _knobs_to(synth, 127)], 128)
     assert voice.want is not None and voice.data is first  # asked for, still the old sound
-    seconds = _run_until(synth, lambda: voice.data is not first and voice.incoming is None)
-    assert voice.key == synth.note_request(0, NOTE, 100).key
+    final = synth.note_request(0, NOTE, 100).key
+    seconds = _run_until(synth, lambda: voice.key == final and voice.incoming is None)
+    assert voice.data is not first and voice.data is synth.bank.get(final)
     print(f"\nheld note moved (fade included) {1000 * seconds:.0f} ms after the knobs")
     synth.stop_worker()
 

@@ -2,11 +2,13 @@
 randomise), its held and sustained notes cross-fade to the same notes in the new timbre.
 
 Offline the new notes are generated at once, on a grid of absolute frames every
-``RETIMBRE_FADE_S`` (so a render does not depend on its block size, and a sweep of a hundred
+``FOLLOW_EVERY_S`` (so a render does not depend on its block size, and a sweep of a hundred
 controller messages a second regenerates a held note fifty times a second, not a hundred).
-Live nothing waits: the new notes are queued for the worker, the sounding ones urgent and
-alone, then the keys likely struck next (the recent keys and the newest one's neighbours), each
-replacing an older request for the same note; a voice cross-fades when its note arrives.
+Live nothing waits: at the end of a block, at most once per ``FOLLOW_EVERY_S``, the new notes are
+queued for the worker, the sounding ones urgent and alone, then the keys likely struck next (the
+recent keys and the newest one's neighbours), each replacing an older request for the same note;
+a voice cross-fades when its note arrives. From the last controller message to a held note
+having moved: at most the follow step, one note's generation and the fade (20 + ~5 + 15 ms).
 
 A mixin of :class:`~synth.engine.synth.Synth`: it uses the synth's ``bank``, ``voices``,
 ``channels``, ``realtime``, ``sample_rate``, ``note_request``, ``bucket_velocity`` and
@@ -20,7 +22,8 @@ from .channels import ChannelState
 from .envelope import RELEASE
 from .voice import Voice
 
-RETIMBRE_FADE_S = 0.02  # a sounding note cross-fades to its new timbre over this long
+FOLLOW_EVERY_S = 0.02  # sounding notes ask for a moved timbre at most this often
+RETIMBRE_FADE_S = 0.015  # and cross-fade to it over this long (shorter: a fade ends before the next step)
 NEIGHBOUR_KEYS = (-2, -1, 1, 2)  # around the newest key struck: regenerated too when the timbre moves
 
 
@@ -29,20 +32,21 @@ class TimbreFollowing:
 
     def _start_follow(self) -> None:
         """At the start of a block: find this block's grid points; live, adopt the notes that came."""
-        grid = self._grid_frames()
-        self._grid_next = -self._clock % grid
+        self._grid_next = -self._clock % self._grid_frames()
         if self.realtime:
             self._adopt_arrivals()
 
     def _grid_frames(self) -> int:
-        return max(1, int(RETIMBRE_FADE_S * self.sample_rate))
+        return max(1, int(FOLLOW_EVERY_S * self.sample_rate))
 
-    def _follow_due(self, until: int) -> None:
+    def _follow_due(self, until: int, end: bool = False) -> None:
         """Follow the timbre at every grid point of this block before frame ``until``. Live, at most
         once a grid step too (a moved channel waits at most that long, and the latest move wins):
         asking for 32 sounding notes on every block of a sweep cost the engine a millisecond a block."""
         if self.realtime:
             now = self._clock + until
+            if not end:
+                return  # live, events come at the block's start: follow once, after all of them
             if now - self._last_follow >= self._grid_frames() and any(s.retimbre for s in self.channels):
                 self._last_follow = now
                 self._follow_timbre(until)
@@ -95,7 +99,7 @@ class TimbreFollowing:
 
     def _adopt_arrivals(self, voices: list[Voice] | None = None) -> None:
         """Voices whose wanted note is cached start their cross-fade to it (at their cursor)."""
-        fade = self._grid_frames()
+        fade = max(1, int(RETIMBRE_FADE_S * self.sample_rate))
         for voice in self.voices if voices is None else voices:
             want = voice.want
             if want is None or voice.incoming is not None:

@@ -147,7 +147,7 @@ class Synth(SoundControls, TimbreFollowing):
             self._follow_due(self._offset)  # sounding notes follow a timbre that moved before now
             self._catch_up_for(event)
             self.handle(event)
-        self._follow_due(frames)
+        self._follow_due(frames, end=True)
         self._offset = 0
         for voice in self.voices:
             self._catch_up(voice, frames)

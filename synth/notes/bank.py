@@ -19,7 +19,7 @@ from ..plugin.model import GeneratorModel
 from .prepare import NoteKey, NoteRequest, PreparedNote, generate_notes
 from .worker import NoteProcess, WorkerGone
 
-WORKER_BATCH = 4  # small batches keep the worker's GIL-holding stretches short
+WORKER_BATCH = 2  # small batches: a note a sounding voice waits for never waits long behind others
 MAX_PENDING = 256
 
 
