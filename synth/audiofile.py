@@ -13,6 +13,8 @@ from .errors import SynthError
 from .files import atomic_file
 
 SUBTYPES = ("PCM_16", "PCM_24", "FLOAT")
+# What each container takes: FLAC is integer only, Ogg is Vorbis (lossy; the subtype is its own).
+FORMAT_SUBTYPES = {"WAV": SUBTYPES, "FLAC": ("PCM_16", "PCM_24"), "OGG": ("VORBIS",)}
 PCM16_SCALE = 32767.0  # +1.0 maps to the largest 16-bit sample, never past it
 
 
@@ -43,18 +45,22 @@ class BlockWriter:
 
 @contextlib.contextmanager
 def wav_writer(path: str | Path, sample_rate: int, channels: int = 2,
-               subtype: str = "PCM_16") -> Iterator[BlockWriter]:
-    """A WAV file for ``path`` written block by block; published when the block ends
-    without error. The old file survives any failure, and the error names the path.
+               subtype: str = "PCM_16", fmt: str = "WAV") -> Iterator[BlockWriter]:
+    """An audio file (WAV, FLAC or Ogg) for ``path`` written block by block; published when the
+    block ends without error. The old file survives any failure, and the error names the path.
     Callers keep samples within +-1 (integer formats would wrap)."""
     path = Path(path)
-    if subtype not in SUBTYPES:
-        raise SynthError(f"WAV subtype must be one of {', '.join(SUBTYPES)}, got {subtype!r}")
+    allowed = FORMAT_SUBTYPES.get(fmt, ())
+    if fmt == "OGG":
+        subtype = "VORBIS"
+    if subtype not in allowed:
+        raise SynthError(f"{fmt} files take {', '.join(allowed) or 'nothing'}, not {subtype!r}",
+                         hint=f"pick --subtype {allowed[0]}" if allowed else None)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise SynthError(f"cannot write {path}: folder {directory} does not exist")
     with atomic_file(path, failures=(OSError, RuntimeError, sf.LibsndfileError)) as tmp, \
-            sf.SoundFile(tmp, "w", sample_rate, channels, subtype=subtype, format="WAV") as handle:
+            sf.SoundFile(tmp, "w", sample_rate, channels, subtype=subtype, format=fmt) as handle:
         yield BlockWriter(handle)
 
 

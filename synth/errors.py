@@ -27,6 +27,10 @@ class MidiError(SynthError):
     """A MIDI file or port cannot be read."""
 
 
+class NoMidiPort(MidiError):
+    """The MIDI system runs, but no port matches (none plugged in, or none by that name)."""
+
+
 class AudioDeviceError(SynthError):
     """An audio device cannot be opened or went away."""
 

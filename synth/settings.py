@@ -78,12 +78,6 @@ class Settings:
             out.set(*split_override(text), "override")
         return out
 
-    def save(self, path: Path) -> None:
-        """Write these settings as TOML, atomically (MIDI learn saves its bindings this way)."""
-        import tomli_w
-
-        write_text_atomically(Path(path), tomli_w.dumps(self.values))
-
     @property
     def envelope(self) -> Envelope:
         return Envelope.from_dict(self.values["envelope"])
@@ -91,6 +85,26 @@ class Settings:
     def __getitem__(self, dotted: str) -> Any:
         section, _, key = dotted.partition(".")
         return self.values[section][key]
+
+
+def save_setting(path: Path, dotted: str, value: Any) -> None:
+    """Write one setting into the TOML file at ``path`` (made if missing), atomically, leaving the
+    rest of the file as the user wrote it (comments, order, the keys they did not set): MIDI learn
+    saves its bindings this way. The value is checked first, as if it had been read from the file."""
+    import tomlkit
+
+    Settings().set(dotted, value, str(path))
+    path = Path(path)
+    try:
+        document = tomlkit.parse(path.read_text()) if path.exists() else tomlkit.document()
+    except (OSError, UnicodeDecodeError, tomlkit.exceptions.TOMLKitError) as exc:
+        raise ConfigError(f"cannot update config file {path} ({exc})",
+                          hint="fix or remove it, then learn again") from None
+    section, _, key = dotted.partition(".")
+    if section not in document:
+        document[section] = tomlkit.table()
+    document[section][key] = value
+    write_text_atomically(path, tomlkit.dumps(document))
 
 
 def split_override(text: str) -> tuple[str, Any]:

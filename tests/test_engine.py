@@ -7,6 +7,7 @@ import pytest
 
 from synth.engine.latent import Preset
 from synth.engine.synth import Synth, soft_clip
+from synth.errors import ConfigError
 from synth.midi import events as ev
 from synth.pitch import pitch_error_cents
 from synth.settings import Settings
@@ -239,9 +240,28 @@ def test_midi_learn_binds_the_next_controller(synth, tmp_path):
     synth.handle(ev.control(20, 127))
     assert synth.learning is None and synth.knob_ccs[20] == 4 and synth.channels[0].knobs[4] == 1.0
     assert synth.settings["midi.knob_ccs"][4] == 20
-    path = tmp_path / "learned.toml"
-    synth.settings.save(path)
-    assert Settings.load(path)["midi.knob_ccs"][4] == 20
+
+
+def test_a_learned_binding_is_saved_into_the_users_config_and_nothing_else(tmp_path):
+    from synth.settings import save_setting
+
+    path = tmp_path / "mine.toml"
+    written = "# my keyboard\n[engine]\npolyphony = 12  # enough for me\n"
+    path.write_text(written)
+    save_setting(path, "midi.knob_ccs", [1, 70, 71, 72, 20])
+    text = path.read_text()
+    assert text.startswith(written)  # the user's lines, comments included, as they were
+    assert "master_gain" not in text and "attack_s" not in text  # no defaults written out
+    loaded = Settings.load(path)
+    assert loaded["midi.knob_ccs"][4] == 20 and loaded["engine.polyphony"] == 12
+    save_setting(path, "midi.knob_ccs", [1, 70, 71, 72, 21])  # learning again replaces the binding
+    assert Settings.load(path)["midi.knob_ccs"][4] == 21 and path.read_text().count("knob_ccs") == 1
+    fresh = tmp_path / "new" / "made.toml"
+    save_setting(fresh, "midi.knob_ccs", [5])
+    assert Settings.load(fresh)["midi.knob_ccs"] == [5]
+    with pytest.raises(ConfigError):
+        save_setting(path, "midi.knob_ccs", [500])  # checked before anything is written
+    assert Settings.load(path)["midi.knob_ccs"][4] == 21
 
 
 def test_randomize_and_current_preset(synth):

@@ -7,13 +7,14 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
 from synth.pitch import pitch_error_cents
-from tests.jack_harness import JackPlayer, jack_running, start_synth, stop_synth
+from tests.jack_harness import ROOT, JackPlayer, jack_running, start_synth, stop_synth
 
 if not jack_running():
     if os.environ.get("GANSYNTH_REQUIRE_JACK"):
@@ -226,3 +227,36 @@ def test_keyboard_unplugged_and_replugged_keeps_playing(tmp_path):
     summary = json.loads(stats.read_text())
     assert _note_sounds(audio, recorder.rate, 67)
     assert summary["notes_played"] == 2 and summary["underflows"] == 0
+
+
+def test_osc_plays_with_no_midi_input_anywhere(tmp_path):
+    """--osc-port with no MIDI port to open (here: a JACK port name nobody has) still plays."""
+    from pythonosc.udp_client import SimpleUDPClient
+
+    stats = tmp_path / "stats.json"
+    proc = start_synth(None, "--osc-port", "9472", "--stats", str(stats), "--midi-port", "no-such-keyboard")
+    player = JackPlayer("gansynth-osc-only")
+    player.start(None, AUDIO)
+    zero = player.frame_now()
+    client = SimpleUDPClient("127.0.0.1", 9472)
+    client.send_message("/synth/note", [67, 100])
+    time.sleep(0.6)
+    client.send_message("/synth/note", [67, 0])
+    time.sleep(0.2)
+    audio = player.recorded(zero, 0.7).mean(axis=1)
+    code, err = stop_synth(proc)
+    player.close()
+    assert code == 0, err
+    assert "playing from OSC alone" in err and "no-such-keyboard" in err
+    assert _note_sounds(audio, player.rate, 67)
+    assert json.loads(stats.read_text())["notes_played"] == 1
+
+
+def test_jack_without_a_midi_port_suggests_a_virtual_port():
+    """JACK runs but offers no MIDI source: the one sentence says how to get one."""
+    result = subprocess.run([sys.executable, "-m", "synth", "play", "--headless", "--audio-device", "jack",
+                             "--duration", "1"], capture_output=True, text=True,
+                            timeout=60, cwd=ROOT)
+    assert result.returncode == 2
+    assert "--virtual-midi" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -87,14 +87,25 @@ def test_terminal_ui_shows_the_instrument_and_its_keys_work(tmp_path):
         port = probe.get_ports("gansynth-ui", is_midi=True, is_input=True)[0].name
         probe.close()
         player.start(port, [])
-        player.schedule([(0.0, bytes([0xB0, 85, 100])), (0.1, bytes([0x90, 60, 100])), (0.5, bytes([0x80, 60, 0]))])
+        player.schedule([(0.0, bytes([0xB0, 85, 100])), (0.1, bytes([0x90, 60, 100])), (1.5, bytes([0x80, 60, 0]))])
         _wait_for(r"(?m)^\W*>2\s+85\s", timeout=10)
         _wait_for(r"notes [1-9]")
+        _wait_for(r"brightness \d+\.\d\d kHz")  # the spectrum of the sounding note
+        # The binding is saved when learned, into the user's file, which keeps its own lines.
+        _wait_for(r"now follows CC 85; saved in")
+        text = config.read_text()
+        assert text.startswith("# settings of this test's synth play") and "85" in text
+        assert "polyphony" not in text  # no defaults written out
 
-        _key("s")  # save a preset and the learned binding
-        _wait_for(r"saved .*preset-")
-        assert list((tmp_path / "presets").glob("preset-*.json"))
-        assert "85" in config.read_text()
+        _key("s")  # save the sound as a preset under a name
+        _wait_for(r"save as")
+        for _ in range(12):
+            _key("\x7f")
+        for char in "warm pad":
+            _key(char)
+        _key("\r")
+        _wait_for(r"saved preset 'warm pad'")
+        assert (tmp_path / "presets" / "warm-pad.json").exists()
 
         _key("q")
         deadline = time.time() + 15

@@ -57,6 +57,37 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Every number a run cannot do without, with its range (train.steps=-5 once wrote a checkpoint).
+LIMITS: dict[str, tuple[float, float]] = {
+    "seed": (0, 2**31 - 1),
+    "model.latent_dim": (1, 1024), "model.sample_rate": (8000, 96000), "model.num_samples": (256, 10_000_000),
+    "model.pitch_min": (0, 127), "model.pitch_max": (0, 127), "model.num_frames": (8, 4096),
+    "model.num_harmonics": (1, 512), "model.num_noise_bands": (1, 256), "model.noise_length": (16, 10_000_000),
+    "model.hidden": (1, 8192), "model.channels": (1, 4096), "model.width": (1, 1024),
+    "discriminator.channels": (1, 4096), "discriminator.width": (1, 1024), "discriminator.layers": (1, 16),
+    "discriminator.phase_shuffle": (0, 64),
+    "encoder.channels": (1, 4096), "encoder.num_mels": (8, 256), "encoder.kl_weight": (0.0, 100.0),
+    "encoder.kl_warmup_steps": (0, 10_000_000), "encoder.prior_share": (0.0, 4.0),
+    "train.steps": (1, 100_000_000), "train.batch_size": (1, 4096), "train.lr_g": (1e-9, 1.0),
+    "train.lr_d": (1e-9, 1.0), "train.gan_weight": (0.0, 1000.0), "train.feature_matching_weight": (0.0, 1000.0),
+    "train.recon_weight": (0.0, 1000.0), "train.gp_weight": (0.0, 1000.0), "train.r1_weight": (0.0, 1000.0),
+    "train.ema_decay": (0.0, 1.0), "train.crop_samples": (256, 10_000_000), "train.checkpoint_every": (1, 10_000_000),
+    "train.log_every": (1, 10_000_000), "train.threads": (0, 1024), "train.sample_every": (1, 10_000_000),
+}
+
+
+def _check_limits(config: dict[str, Any]) -> None:
+    for dotted, (low, high) in LIMITS.items():
+        node: Any = config
+        for part in dotted.split("."):
+            node = node[part]
+        if not low <= node <= high:
+            raise ConfigError(f"config key '{dotted}' is {node!r}", hint=f"it must lie in {low:g}..{high:g}")
+    if config["model"]["pitch_min"] > config["model"]["pitch_max"]:
+        raise ConfigError(f"model.pitch_min ({config['model']['pitch_min']}) is above model.pitch_max "
+                          f"({config['model']['pitch_max']})", hint="swap them")
+
+
 def _check_choices(config: dict[str, Any]) -> None:
     for dotted, allowed in CHOICES.items():
         node: Any = config
@@ -107,6 +138,7 @@ def load_config(paths: list[Path], overrides: list[str] = ()) -> dict[str, Any]:
     for text in overrides:
         _merge(config, parse_override(text), "")
     _check_choices(config)
+    _check_limits(config)
     return config
 
 

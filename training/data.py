@@ -14,7 +14,6 @@ dropped and counted: a pitch-conditioned model must not learn a wrong pitch as r
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +26,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from synth.errors import DataError
+from synth.files import atomic_file
 from synth.gm import family, family_name, program_name
 from synth.pitch import pitch_error_cents
 
@@ -161,18 +161,18 @@ def build_soundfont_dataset(out_dir: Path, programs: list[int], pitches: list[in
 
 def write_dataset(out_dir: Path, audio: np.ndarray, notes: list[dict], sample_rate: int, source: str,
                   extra: dict | None = None) -> None:
-    """Write ``audio.npy`` and ``index.json`` beside each other, each renamed into place when complete."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp_audio = out_dir / "audio.npy.partial"
+    """Write ``audio.npy`` and ``index.json`` beside each other: both are written in full to
+    temporary files first and renamed into place only then, so a full disk or a read-only folder
+    is one sentence and leaves any data set already there as it was, with no partial file."""
     dtype = np.int16 if audio.dtype == np.int16 else np.float32  # int16 holds INT16_SCALE x the signal
-    with open(tmp_audio, "wb") as handle:
-        np.save(handle, np.ascontiguousarray(audio, dtype))
     meta = {"sample_rate": sample_rate, "num_samples": int(audio.shape[1]), "source": source, **(extra or {}),
             "notes": notes}
-    tmp_index = out_dir / "index.json.partial"
-    tmp_index.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp_audio, out_dir / "audio.npy")
-    os.replace(tmp_index, out_dir / "index.json")
+    kept = "any data set there is unchanged"
+    with atomic_file(out_dir / "audio.npy", label="data set ", kept=kept) as tmp_audio, \
+            atomic_file(out_dir / "index.json", label="data set ", kept=kept) as tmp_index:
+        with open(tmp_audio, "wb") as handle:
+            np.save(handle, np.ascontiguousarray(audio, dtype))
+        tmp_index.write_text(json.dumps(meta, indent=1))
 
 
 class ClipReader:

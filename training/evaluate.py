@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +51,14 @@ class EvalReport:
     ndb_bins: int
     seconds: float
     grid: str | None
+    # The spectrogram grid, made with the figures and written by save_grid (after they are shown).
+    grid_image: np.ndarray | None = field(default=None, repr=False)
+
+    def save_grid(self, path: Path) -> Path:
+        if self.grid_image is None:
+            raise SynthError("this evaluation made no spectrogram grid", hint="evaluate with grid=True")
+        self.grid = str(save_png(self.grid_image, path))
+        return Path(self.grid)
 
     def table(self) -> str:
         rows = [
@@ -69,7 +77,7 @@ class EvalReport:
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {key: value for key, value in asdict(self).items() if key != "grid_image"}
 
 
 def open_source(path: Path) -> Source:
@@ -127,7 +135,9 @@ def _halves(pitch: np.ndarray, velocity: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def evaluate(model_path: Path, data_dir: Path, *, latents: int = 4, seed: int = 0,
-             grid_path: Path | None = None) -> EvalReport:
+             grid_path: Path | None = None, grid: bool = False) -> EvalReport:
+    """Every figure for a model on a data set. ``grid``: also make the spectrogram grid (the
+    report's :meth:`EvalReport.save_grid` writes it); ``grid_path``: and write it there now."""
     from training.data import NoteDataset
 
     started = time.time()
@@ -163,11 +173,13 @@ def evaluate(model_path: Path, data_dir: Path, *, latents: int = 4, seed: int = 
     bins = int(np.clip(len(half_a) // 8, 2, 50))
     ndb_fake, ndb_real = ndb(features_a, features_fake, bins, seed), ndb(features_a, features_b, bins, seed)
 
+    image = _grid(source, real, real_pitch, real_velocity, rng, rate) if grid or grid_path else None
+    report = EvalReport(source.name, str(data_dir), accuracy, len(pitches), real_accuracy, len(real), fd, fd_real,
+                        fd / max(fd_real, 1e-9), len(half_a), ndb_fake.different, ndb_real.different, bins,
+                        time.time() - started, None, image)
     if grid_path is not None:
-        grid_path = save_png(_grid(source, real, real_pitch, real_velocity, rng, rate), grid_path)
-    return EvalReport(source.name, str(data_dir), accuracy, len(pitches), real_accuracy, len(real), fd, fd_real,
-                      fd / max(fd_real, 1e-9), len(half_a), ndb_fake.different, ndb_real.different, bins,
-                      time.time() - started, str(grid_path) if grid_path else None)
+        report.save_grid(grid_path)
+    return report
 
 
 def _grid(source: Source, real: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,

@@ -5,13 +5,11 @@ numpy only, so the same picture comes from a torch checkpoint or an ONNX plugin.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from synth.files import publish
+from synth.files import atomic_file
 
 N_FFT = 1024
 HOP = 256
@@ -61,13 +59,6 @@ def save_png(image: np.ndarray, path: Path) -> Path:
     """Write a grey-scale ``uint8`` image as PNG, atomically."""
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_file(path, label="picture ") as tmp:
         Image.fromarray(np.ascontiguousarray(image, np.uint8)).save(tmp, format="PNG")
-        publish(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return Path(path)

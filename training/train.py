@@ -15,8 +15,10 @@ import contextlib
 import copy
 import json
 import os
+import pickle
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from synth.errors import ConfigError
+from synth.errors import ConfigError, DataError
 from synth.files import atomic_file
 from training.config import complete, config_hash
 from training.data import NoteDataset
@@ -287,7 +289,20 @@ def build_encoder(config: dict[str, Any]) -> TimbreEncoder | None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by :class:`Trainer` (weights only, no code is unpickled)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """Read a checkpoint written by :class:`Trainer` (weights only, no code is unpickled). Anything
+    else (a WAV, an ONNX file, half a checkpoint) is one :class:`DataError` naming the file."""
+    path = Path(path)
+    not_ours = DataError(f"{path} is not a checkpoint written by `synth train`",
+                         hint="give a run folder's checkpoint.pt")
+    if path.is_dir():
+        raise DataError(f"{path} is a folder", hint=f"give the checkpoint in it: {path / CHECKPOINT_NAME}")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; reading anything else can crash
+        raise not_ours
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, ValueError, KeyError, pickle.UnpicklingError, zipfile.BadZipFile):
+        raise not_ours from None
+    if not isinstance(state, dict) or not {"config", "generator", "step"} <= set(state):
+        raise not_ours
     state["config"] = complete(state["config"])
     return state

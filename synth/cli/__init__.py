@@ -7,9 +7,11 @@ so ``synth --help`` is instant and the player never loads torch.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
+from typing import NoReturn
 
 from ..errors import SynthError
 
@@ -27,12 +29,21 @@ COMMANDS = {
 }
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad arguments are one sentence too: what is wrong and where the help is (argparse printed
+    the whole usage block above its message)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command line; with ``only``, just that subcommand's module is imported (the
     others keep their names and help), which saves a render tens of milliseconds of imports."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="synth", description="A GAN synthesizer you can play.",
-        epilog="example: synth render examples/demo.mid -o demo.wav",
+        epilog="example: synth render examples/demo.mid -o demo.wav\n"
+               "--debug (anywhere) or SYNTH_DEBUG=1 shows a traceback instead of one sentence, for bug reports",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, help_text in COMMANDS.items():
@@ -49,12 +60,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run one subcommand. Whatever goes wrong ends as one sentence on stderr and a non-zero exit:
+    the project's own errors (2), a file-system fault nobody named yet (2), anything else (70,
+    a bug: the sentence says how to get the traceback). ``--debug`` anywhere on the line, or
+    SYNTH_DEBUG=1, shows the traceback instead, for bug reports."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv or os.environ.get("SYNTH_DEBUG") == "1"
+    argv = [arg for arg in argv if arg != "--debug"]
     parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except SynthError as error:
+        if debug:
+            raise
         print(f"synth {args.command}: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
@@ -63,3 +82,34 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as error:
+        if debug:
+            raise
+        print(f"synth {args.command}: {describe_os_error(error)}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001  a bug: one sentence, and the way to the traceback
+        if debug:
+            raise
+        print(f"synth {args.command}: internal error ({type(error).__name__}: {str(error)[:200]}); "
+              "run it again with --debug and report the traceback", file=sys.stderr)
+        return 70
+
+
+OS_ERRORS = {
+    errno.EROFS: ("the file system is read-only", "write somewhere else"),
+    errno.ENOSPC: ("the disk is full", "free some space or write somewhere else"),
+    errno.EDQUOT: ("the disk quota is used up", "free some space or write somewhere else"),
+    errno.EFBIG: ("the file is too large for this file system or limit", "write somewhere else"),
+    errno.EACCES: ("permission denied", "check who owns it, or write somewhere else"),
+    errno.EPERM: ("not permitted", "check who owns it, or write somewhere else"),
+    errno.EISDIR: ("it is a folder", "give a file name"),
+    errno.ENOTDIR: ("a part of the path is a file, not a folder", "check the path"),
+    errno.ENOENT: ("it does not exist", "check the path"),
+}
+
+
+def describe_os_error(error: OSError) -> str:
+    """One sentence for a file-system fault: what, where, and what to do."""
+    where = f" {error.filename}" if error.filename else ""
+    what, hint = OS_ERRORS.get(error.errno, (error.strerror or type(error).__name__, "check the path"))
+    return f"cannot use{where}: {what}; {hint}"

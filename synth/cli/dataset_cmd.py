@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 from ..errors import SynthError, missing_training_extra
-from .common import parse_range
+from .common import (
+    bounded,
+    check_soundfont,
+    parse_pitches,
+    parse_range,
+    parse_velocities,
+    refuse_existing,
+    writable_folder,
+)
 
 
 def parse_programs(text: str) -> list[int]:
@@ -30,15 +38,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", choices=("soundfont", "folder"), help="where the notes come from")
     parser.add_argument("folder", type=Path, nargs="?", help="folder of one-shot recordings (source 'folder')")
     parser.add_argument("-o", "--output", type=Path, required=True, help="data set folder to write")
+    parser.add_argument("--force", action="store_true", help="replace a data set already at --output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--soundfont", type=Path, default=Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"))
     parser.add_argument("--programs", type=parse_programs, default=[4],
                         help="GM programs, 0-based, or 'palette' or 'melodic' (4)")
-    parser.add_argument("--pitches", type=parse_range, default=list(range(36, 85)), help="notes (36-84)")
-    parser.add_argument("--velocities", type=parse_range, default=[40, 80, 120], help="velocities (40,80,120)")
-    parser.add_argument("--held-out-velocities", type=parse_range, default=[],
+    parser.add_argument("--pitches", type=parse_pitches, default=list(range(36, 85)), help="notes (36-84)")
+    parser.add_argument("--velocities", type=parse_velocities, default=[40, 80, 120],
+                        help="velocities, 1-127 (40,80,120)")
+    parser.add_argument("--held-out-velocities", type=parse_velocities, default=[],
                         help="velocities rendered for validation only (default: a random 10%% of notes)")
-    parser.add_argument("--sample-rate", type=int, default=32000, help="Hz (32000)")
-    parser.add_argument("--seconds", type=float, default=2.0, help="clip length (2.0)")
+    parser.add_argument("--sample-rate", type=bounded(int, 8000, 96000, " Hz"), default=32000,
+                        help="Hz, 8000-96000 (32000)")
+    parser.add_argument("--seconds", type=bounded(float, 0.1, 30, " s"), default=2.0, help="clip length (2.0)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,15 +58,17 @@ def run(args: argparse.Namespace) -> int:
         from training.data import build_soundfont_dataset
     except ImportError as exc:
         raise missing_training_extra("dataset building", exc) from None
+    if (args.output / "index.json").exists() or (args.output.exists() and not args.output.is_dir()):
+        refuse_existing(args.output, "data set", args.force)
     if args.source == "folder":
         return _from_folder(args)
     if args.folder is not None:
         raise SynthError("a folder is only read with `synth dataset folder DIR`")
-    if not args.soundfont.is_file():
-        raise SynthError(f"SoundFont {args.soundfont} does not exist", hint="apt-get install fluid-soundfont-gm")
+    check_soundfont(args.soundfont)
+    writable_folder(args.output / "index.json", "--output")  # now, not after minutes of rendering
     out = build_soundfont_dataset(args.output, args.programs, args.pitches, args.velocities,
                                   args.sample_rate, int(args.seconds * args.sample_rate), args.soundfont,
-                                  held_out_velocities=args.held_out_velocities)
+                                  held_out_velocities=args.held_out_velocities, progress=not args.quiet)
     print(out)
     return 0
 
@@ -65,7 +79,8 @@ def _from_folder(args: argparse.Namespace) -> int:
     if args.folder is None or not args.folder.is_dir():
         raise SynthError(f"{args.folder or 'a folder'} is not a folder of recordings",
                          hint="synth dataset folder DIR -o OUT")
-    report = build_folder_dataset(args.folder, args.output, args.sample_rate, int(args.seconds * args.sample_rate))
+    report = build_folder_dataset(args.folder, args.output, args.sample_rate, int(args.seconds * args.sample_rate),
+                                  progress=not args.quiet)
     print(report.summary(), file=sys.stderr)
     print(args.output)
     return 0

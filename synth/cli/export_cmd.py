@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SynthError, missing_training_extra
-from .common import batch_sizes
+from .common import batch_sizes, bounded, refuse_existing
 
 EXAMPLE = "example:\n  synth export runs/default/checkpoint.pt -o my-instrument.onnx"
 
@@ -15,10 +15,12 @@ EXAMPLE = "example:\n  synth export runs/default/checkpoint.pt -o my-instrument.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", type=Path, help="checkpoint.pt written by `synth train`")
     parser.add_argument("-o", "--output", type=Path, required=True, help="ONNX file to write")
+    parser.add_argument("--force", action="store_true", help="replace a model already at --output")
     parser.add_argument("--name", help="instrument name in the manifest (default: the file name)")
     parser.add_argument("--no-ema", action="store_true", help="export the live weights, not their average")
-    parser.add_argument("--tolerance", type=float, default=1e-4, help="max abs error vs torch (1e-4)")
-    parser.add_argument("--pca-samples", type=int, default=256,
+    parser.add_argument("--tolerance", type=bounded(float, 1e-9, 1.0), default=1e-4,
+                        help="max abs error vs torch (1e-4)")
+    parser.add_argument("--pca-samples", type=bounded(int, 0, 100000), default=256,
                         help="latents sampled to find the knob directions by PCA; 0 = random directions (256)")
     parser.add_argument("--optimize", action="store_true",
                         help="also write NAME.optimized.onnx: onnxruntime's offline graph optimisation (CPU)")
@@ -30,10 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.pca_samples < 0:
-        raise SynthError("--pca-samples must be 0 or more")
-    if not args.checkpoint.is_file():
+    if not args.checkpoint.exists():
         raise SynthError(f"checkpoint {args.checkpoint} does not exist", hint="train one with `synth train`")
+    if args.output.suffix.lower() != ".onnx":
+        raise SynthError(f"cannot write {args.output}: a plugin is an .onnx file", hint="name the output .onnx")
+    variants = (["optimized"] if args.optimize else []) + (["fp16"] if args.fp16 else []) + \
+        [f"batch{n}" for n in args.static_batch]
+    for path in [args.output] + [args.output.with_name(f"{args.output.stem}.{v}.onnx") for v in variants]:
+        refuse_existing(path, "model", args.force)
     try:
         from export.onnx_export import export_checkpoint
     except ImportError as exc:

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import add_model_arguments, build_synth
+from .common import add_model_arguments, bounded, build_synth, sample_rate
 
 EXAMPLE = """examples:
   synth play                                   # default audio device, first MIDI input
@@ -19,7 +19,7 @@ EXAMPLE = """examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio-device", help="index, or part of the device or host-API name")
-    parser.add_argument("--samplerate", type=int, help="Hz (default: the device's)")
+    parser.add_argument("--samplerate", type=sample_rate, help="Hz (default: the device's)")
     parser.add_argument("--blocksize", type=int, help="frames per audio callback (default: live.block_size, 128)")
     parser.add_argument("--ring-blocks", type=int, help="blocks rendered ahead (default: live.ring_blocks, 2)")
     parser.add_argument("--channels", type=int, default=2, choices=(2,), help="output channels (2)")
@@ -34,12 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "under a real-time JACK server, else nice (each as far as the system allows)")
     parser.add_argument("--midi-api", choices=("auto", "alsa", "jack"), default="auto")
     parser.add_argument("--headless", action="store_true", help="no terminal UI; log to stderr")
-    parser.add_argument("--osc-port", type=int, help="listen for OSC control on this UDP port (localhost)")
+    parser.add_argument("--osc-port", type=bounded(int, 1, 65535),
+                        help="listen for OSC control on this UDP port (localhost)")
     parser.add_argument("--watch", type=Path, metavar="MODEL",
                         help="play MODEL and reload it whenever the file changes (hot-swap)")
     parser.add_argument("--preset-dir", type=Path, default=Path("presets"), help="where the UI saves presets")
     parser.add_argument("--stats", type=Path, help="write a JSON summary here at exit")
-    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--duration", type=bounded(float, 0.01, 1e9, " s"), help="stop after this many seconds")
     add_model_arguments(parser)
 
 
@@ -57,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
         if args.model is not None and args.model != args.watch:
             raise SynthError("--watch MODEL already names the model; drop --model")
         args.model = args.watch
-    if args.osc_port is not None and not 1 <= args.osc_port <= 65535:
-        raise SynthError(f"--osc-port must be 1..65535, got {args.osc_port}")
     synth = build_synth(args, threads=1)
     blocksize = args.blocksize or synth.settings["live.block_size"]
     ring_blocks = args.ring_blocks or synth.settings["live.ring_blocks"]

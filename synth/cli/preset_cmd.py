@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from ..errors import SynthError
+from .common import bounded, refuse_existing
 
 EXAMPLE = """examples:
   synth preset new -o warm.json --name Warm --seed 3 --knob 0=0.8 --knob 2=0.3 --release 0.6
@@ -29,11 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     new = sub.add_parser("new", help="write a new preset file")
     new.add_argument("-o", "--output", type=Path, required=True)
+    new.add_argument("--force", action="store_true", help="replace a preset already at --output")
     new.add_argument("--name", default=None)
-    new.add_argument("--seed", type=int, default=0, help="seed of the base latent (0)")
+    new.add_argument("--seed", type=bounded(int, 0, 2**31 - 1), default=0, help="seed of the base latent (0)")
     new.add_argument("--knob", type=_knob, action="append", default=[], metavar="K=V", help="knob K at V (0..1)")
-    new.add_argument("--attack", type=float, default=None, help="seconds")
-    new.add_argument("--release", type=float, default=None, help="seconds")
+    new.add_argument("--attack", type=bounded(float, 0, 10, " s"), default=None, help="seconds, 0-10")
+    new.add_argument("--release", type=bounded(float, 0, 30, " s"), default=None, help="seconds, 0-30")
     new.add_argument("--model", type=Path, default=None, help="bind the preset to this model (default: built-in)")
     show = sub.add_parser("show", help="check a preset file and print it")
     show.add_argument("preset", type=Path)
@@ -47,8 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "show":
         print(json.dumps(Preset.load(args.preset).to_dict(), indent=2))
         return 0
-    if args.seed < 0:
-        raise SynthError(f"--seed must be 0 or more, got {args.seed}")
+    refuse_existing(args.output, "preset", args.force)
     model = GeneratorModel.load(args.model, device="cpu")
     knobs = [0.5] * len(model.manifest.latent_directions)
     for knob, value in args.knob:

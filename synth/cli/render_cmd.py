@@ -8,7 +8,15 @@ import time
 from pathlib import Path
 
 from ..errors import SynthError
-from .common import add_model_arguments, build_synth, parse_range
+from .common import (
+    add_model_arguments,
+    audio_output,
+    bounded,
+    build_synth,
+    parse_pitches,
+    parse_velocities,
+    sample_rate,
+)
 
 EXAMPLE = """examples:
   synth render examples/demo.mid -o demo.wav
@@ -18,12 +26,13 @@ EXAMPLE = """examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("midi", nargs="?", type=Path, help="MIDI file to render")
-    parser.add_argument("-o", "--output", type=Path, help="WAV file to write")
+    parser.add_argument("-o", "--output", type=Path, help="audio file to write (.wav, .flac or .ogg)")
     parser.add_argument("--one-shots", type=Path, metavar="DIR", help="write one WAV per note into DIR instead")
-    parser.add_argument("--pitches", type=parse_range, default=list(range(36, 85)), help="one-shot notes (36-84)")
-    parser.add_argument("--velocities", type=parse_range, default=[100], help="one-shot velocities (100)")
-    parser.add_argument("--duration", type=float, default=2.0, help="one-shot hold time in seconds (2.0)")
-    parser.add_argument("--samplerate", type=int, default=48000, help="output sample rate in Hz (48000)")
+    parser.add_argument("--pitches", type=parse_pitches, default=list(range(36, 85)), help="one-shot notes (36-84)")
+    parser.add_argument("--velocities", type=parse_velocities, default=[100], help="one-shot velocities, 1-127 (100)")
+    parser.add_argument("--duration", type=bounded(float, 0.01, 60, " s"), default=2.0,
+                        help="one-shot hold time in seconds, up to 60 (2.0)")
+    parser.add_argument("--samplerate", type=sample_rate, default=48000, help="output sample rate in Hz (48000)")
     parser.add_argument("--subtype", default=None, choices=("PCM_16", "PCM_24", "FLOAT"),
                         help="WAV sample format (PCM_16 for songs, PCM_24 for one-shots)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -36,8 +45,7 @@ def run(args: argparse.Namespace) -> int:
     if args.one_shots is None and (args.midi is None or args.output is None):
         raise SynthError("render needs a MIDI file and -o OUT.wav (or --one-shots DIR)",
                          hint="see `synth render --help`")
-    if not 0 < args.duration <= 60:
-        raise SynthError(f"--duration must be between 0 and 60 seconds, got {args.duration}")
+    fmt = audio_output(args.output) if args.one_shots is None else "WAV"
     synth = build_synth(args)
     started = time.perf_counter()
     if args.one_shots is not None:
@@ -47,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         print(args.one_shots)
         return 0
     report = render_file(synth, args.midi, args.output, args.samplerate, args.subtype or "PCM_16",
-                         progress=not args.quiet)
+                         progress=not args.quiet, fmt=fmt)
     took = time.perf_counter() - started
     print(f"rendered {report.notes} notes, {report.seconds:.1f} s of audio in {took:.1f} s "
           f"({report.seconds / max(took, 1e-9):.0f}x real time, {report.generated} notes generated, "

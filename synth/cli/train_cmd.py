@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SynthError, missing_training_extra
+from .common import writable_folder
 
 EXAMPLE = """examples:
   synth dataset soundfont -o data/ep --programs 4 --pitches 36-84 --velocities 40,80,120
@@ -39,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = args.run_dir / CHECKPOINT_NAME
     if checkpoint.exists() and not args.resume:
         raise SynthError(f"{checkpoint} exists", hint="add --resume to continue it or pick another --run-dir")
+    writable_folder(checkpoint, "--run-dir")  # now, not after the first hundred steps
     trainer = Trainer(config, args.run_dir)  # its faults are SynthErrors with a hint
     if args.resume:
         if not checkpoint.exists():

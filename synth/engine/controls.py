@@ -10,7 +10,7 @@ generated note (its cache key, latent and velocity) a note-on plays.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -36,6 +36,8 @@ class SoundControls:
         self.presets = presets or default_presets(self.settings["presets.count"])
         self.knob_ccs = {cc: k for k, cc in enumerate(self.settings["midi.knob_ccs"][: self.latents.num_knobs])}
         self.learning: int | None = None  # knob waiting for MIDI learn to bind the next CC
+        # Told the new knob CCs after each binding (the live host saves them; never blocks).
+        self.on_bind: Callable[[int, int, list[int]], None] | None = None
         self._random = np.random.default_rng()
         self.channels: list[ChannelState] = []
         self._reset_channels()
@@ -62,6 +64,8 @@ class SoundControls:
         ccs[knob] = cc
         self.settings.set("midi.knob_ccs", ccs, "MIDI learn")
         self.knob_ccs = {c: k for k, c in enumerate(ccs) if c >= 0}
+        if self.on_bind is not None:
+            self.on_bind(cc, knob, ccs)
 
     def set_morph(self, value: float, channel: int | None = None) -> None:
         """Move the latent from the preset (0) towards its morph target (1, the next preset)."""

@@ -100,6 +100,9 @@ class ModelWatcher:
             except SynthError as error:
                 self._say(f"kept the current model: {error}")
                 continue
+            except Exception as error:  # noqa: BLE001  a watcher must never end the music with a traceback
+                self._say(f"kept the current model: it could not be prepared ({type(error).__name__}: {error})")
+                continue
             if self._stop.is_set():
                 new.stop_worker()
                 return

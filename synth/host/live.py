@@ -33,17 +33,18 @@ import numpy as np
 
 from .. import ostune
 from ..engine.synth import Synth
-from ..errors import AudioDeviceError, SynthError
+from ..errors import AudioDeviceError, MidiError, SynthError
 from ..files import write_text_atomically
 from ..midi import events as ev
 from ..midi.inputs import open_midi_inputs
-from ..midi.source import MidiSource
-from ..settings import DEFAULTS
+from ..midi.source import MidiSource, NoMidiInput
+from ..settings import DEFAULTS, save_setting
 from .ahead import AheadBlock, MidiCycleGate
 from .hotswap import ModelWatcher, warm
 from .outputs import find_output_device, open_output
 from .stats import LiveStats
 
+SCOPE_FRAMES = 4096  # the UI's spectrum looks at this much of the latest output
 SWAP_FADE_BLOCKS = 8  # the old model's voices fade out over this many blocks after a hot-swap
 STALL_TIMEOUT_S = 0.75  # a device that takes no audio for this long is gone
 MIDI_WATCH_S = 0.5  # how often MIDI sources are checked for being unplugged or back
@@ -83,6 +84,8 @@ class LiveHost:
         self.log = log or (lambda text: print(text, file=sys.stderr, flush=True))
         self.midi: MidiSource | None = None
         self.level = np.zeros(2, np.float32)  # peak of the last rendered block, per channel
+        self.scope = np.zeros(SCOPE_FRAMES, np.float32)  # the latest output (left), for the UI's spectrum
+        self.scope_at = 0  # where the next block goes in it
         self.load = 0.0  # render time / block duration, smoothed
         self._fading: list[tuple[Synth, int]] = []  # old synths after a hot-swap, blocks left
         self._retired: list[Synth] = []
@@ -121,8 +124,15 @@ class LiveHost:
         self.stats.latency_frames = self.target + block
         self.rate = rate
         self.stats.allocator = ostune.steady_allocator()
+        self.synth.on_bind = self._learned
         warm(self.synth, rate, block, self.stop)
-        self.midi = open_midi_inputs(opts.midi_api, opts.midi_ports, opts.virtual_midi)
+        midi_note = ""
+        try:
+            self.midi = open_midi_inputs(opts.midi_api, opts.midi_ports, opts.virtual_midi)
+        except MidiError as error:
+            if opts.osc_port is None:
+                raise
+            self.midi, midi_note = NoMidiInput(), f"no MIDI input ({error.message}): playing from OSC alone. "
         try:
             self.out = open_output(opts.audio_backend, device, rate, block, opts.channels,
                                    block * max(opts.ring_blocks + 2, 4))
@@ -146,8 +156,8 @@ class LiveHost:
                  f"{rate} Hz, block {block}, latency at most {self.stats.latency_frames} frames "
                  f"({1000 * self.stats.latency_frames / rate:.1f} ms) via {self.out.name}, engine "
                  f"{self.stats.engine_priority}, new notes in a worker {self.synth.worker.kind}; "
-                 f"MIDI {', '.join(self.midi.names)!r}" + (f"; OSC on port {osc.port}" if osc else "")
-                 + ". Ctrl-C stops.")
+                 f"MIDI {', '.join(self.midi.names) or 'none'!r}" + (f"; OSC on port {osc.port}" if osc else "")
+                 + ". " + midi_note + "Ctrl-C stops.")
         self._raise_receiver(self.synth)
         sys.setswitchinterval(0.001)  # hand the GIL over quickly (the sounddevice callback needs it)
         self._fill()  # pre-roll before the stream starts
@@ -273,6 +283,7 @@ class LiveHost:
                 out = self._mix_fading(out)
             self.out.write(out)
             self.level = np.abs(out).max(axis=0)
+            self._keep_for_scope(out)
             ms = (time.perf_counter() - t0) * 1000.0
             self.load = 0.95 * self.load + 0.05 * (ms / (1000.0 * block / self.synth.sample_rate))
             self.stats.peak_render_ms = max(self.stats.peak_render_ms, ms)
@@ -300,6 +311,18 @@ class LiveHost:
         ahead = self._ahead.take(self.synth, events)
         return ahead if ahead is not None else self.synth.process(events, block)
 
+    def _keep_for_scope(self, out: np.ndarray) -> None:
+        """Copy the block's left channel into the scope ring (no allocation; the UI reads it as it is,
+        a torn read only smudges one frame of the picture)."""
+        if len(out) >= SCOPE_FRAMES:
+            out = out[-SCOPE_FRAMES:]
+        n, at = len(out), self.scope_at
+        first = min(n, SCOPE_FRAMES - at)
+        self.scope[at:at + first] = out[:first, 0]
+        if first < n:
+            self.scope[:n - first] = out[first:, 0]
+        self.scope_at = (at + n) % SCOPE_FRAMES
+
     def _apply_actions(self) -> None:
         while self.actions:
             action = self.actions.popleft()
@@ -307,6 +330,24 @@ class LiveHost:
                 action(self)
             except SynthError as error:
                 self.say(str(error))
+
+    def _learned(self, cc: int, knob: int, ccs: list[int]) -> None:
+        """Engine thread, after MIDI learn bound ``cc`` to ``knob``: save the binding into the
+        config file on a thread of its own (a file write must never hold up a block)."""
+        path = self.options.config_path
+        if path is None:
+            self.say(f"knob {knob + 1} now follows CC {cc} (start with --config FILE to keep bindings)")
+            return
+
+        def save() -> None:
+            try:
+                save_setting(path, "midi.knob_ccs", ccs)
+            except SynthError as error:
+                self.say(f"knob {knob + 1} now follows CC {cc}, but the binding was not saved: {error}")
+                return
+            self.say(f"knob {knob + 1} now follows CC {cc}; saved in {path}")
+
+        threading.Thread(target=save, name="save-binding", daemon=True).start()
 
     # -- hot-swap --------------------------------------------------------------------------------
     def swap_synth(self, new: Synth) -> None:
@@ -318,6 +359,7 @@ class LiveHost:
         self._retired.append(old)
         old.stop_worker(timeout=0)  # it generates nothing more; joined at exit
         new.load_state({**old.state(), "model_sha256": new.model.sha256})
+        new.on_bind = self._learned
         self.synth = new
         self._raise_receiver(new, wait=False)  # the engine thread never waits
         self.stats.model_swaps += 1

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..audiofile import wav_writer, write_wav
 from ..engine.synth import Synth
+from ..errors import MidiError, SynthError
 from ..midi import events as ev
 from ..midi.midifile import Song, load_song
 from ..notes.prepare import NoteRequest
@@ -155,12 +156,16 @@ def render_song(synth: Synth, song: Song, sample_rate: int, progress: bool = Tru
 
 
 def render_file(synth: Synth, midi_path: Path, output: Path, sample_rate: int = 48000,
-                subtype: str = "PCM_16", progress: bool = True) -> RenderReport:
-    """Render a MIDI file straight into a WAV file, block by block (no song-long buffer: a long
-    file needs no more memory than a short one, and nothing is copied twice)."""
+                subtype: str = "PCM_16", progress: bool = True, fmt: str = "WAV") -> RenderReport:
+    """Render a MIDI file straight into an audio file, block by block (no song-long buffer: a long
+    file needs no more memory than a short one, and nothing is copied twice). A file with no
+    notes is refused: it would render silence."""
     song = load_song(midi_path)
+    if not song.notes:
+        raise MidiError(f"{midi_path} has no notes: nothing to render",
+                        hint="check that it is the file you meant (a MIDI file with note-on events)")
     frames, peak = 0, 0.0
-    with wav_writer(output, sample_rate, 2, subtype) as handle:
+    with wav_writer(output, sample_rate, 2, subtype, fmt) as handle:
         for block in render_blocks(synth, song, sample_rate, progress):
             np.clip(block, -1.0, 1.0, out=block)  # the engine's own buffer, overwritten next block
             peak = max(peak, float(np.abs(block).max()))
@@ -178,7 +183,11 @@ def render_one_shots(synth: Synth, folder: Path, pitches: list[int], velocities:
                      duration_s: float, sample_rate: int = 48000, subtype: str = "PCM_24",
                      progress: bool = True) -> list[Path]:
     """One WAV per (pitch, velocity): the key held for ``duration_s``, then released to silence."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SynthError(f"cannot make the one-shot folder {folder} ({exc.strerror})",
+                         hint="write somewhere else") from None
     synth.prepare(sample_rate, RENDER_BLOCK)
     synth.prefetch_notes([(0, p, v) for p in pitches for v in velocities])
     written = []

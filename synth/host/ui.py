@@ -2,24 +2,33 @@
 
 It reads the host's counters (never locks the engine) and queues actions for the
 engine thread. Keys: 1-9 pick a knob, +/- move it, l = MIDI-learn the picked knob,
-[ ] = previous/next preset, r = randomise, s = save preset, space = panic, q = quit.
+[ ] = previous/next preset, r = randomise, s = save the sound as a preset under a name
+(type it, Enter; Esc cancels), space = panic, q = quit. A spectrum of what is sounding, with
+its brightness (spectral centroid), shows what a knob does to the sound.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import select
 import sys
 import threading
 import time
+from pathlib import Path
 
+import numpy as np
 from rich.console import Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-HELP = "1-9 knob  +/- move  l learn  [ ] preset  r randomise  s save  space panic  q quit"
+from ..errors import SynthError
+
+HELP = "1-9 knob  +/- move  l learn  [ ] preset  r randomise  s save as...  space panic  q quit"
+BARS = " ▁▂▃▄▅▆▇█"
+SPECTRUM_BANDS = 32
 
 
 def meter(level: float, width: int = 24) -> str:
@@ -31,10 +40,38 @@ def meter(level: float, width: int = 24) -> str:
     return "#" * filled + "." * (width - filled) + f" {db:6.1f} dB"
 
 
+def spectrum(samples: np.ndarray, rate: int, bands: int = SPECTRUM_BANDS) -> tuple[str, float | None]:
+    """A one-line spectrum (log-spaced bands, 50 Hz to 12 kHz, 60 dB tall) and the spectral
+    centroid in Hz (``None`` in silence): what a knob sweep does to the sound, at a glance."""
+    x = np.asarray(samples, np.float64)
+    power = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1.0 / rate)
+    total = power[1:].sum()
+    if total < 1e-9:
+        return BARS[0] * bands, None
+    edges = np.geomspace(50.0, min(12000.0, rate / 2), bands + 1)
+    energy = np.array([power[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])
+    db = 10 * np.log10(energy + 1e-12)
+    heights = np.clip((db - (db.max() - 60.0)) / 60.0, 0.0, 1.0)
+    line = "".join(BARS[int(round(h * (len(BARS) - 1)))] for h in heights)
+    return line, float((freqs[1:] * power[1:]).sum() / total)
+
+
+def preset_path(folder: Path, name: str) -> Path:
+    """A file for preset ``name`` in ``folder`` that does not exist yet (a saved preset is never
+    replaced: "warm pad" is warm-pad.json, then warm-pad-2.json...)."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.") or "preset"
+    path, n = folder / f"{stem}.json", 2
+    while path.exists():
+        path, n = folder / f"{stem}-{n}.json", n + 1
+    return path
+
+
 class TerminalUI:
     def __init__(self, host) -> None:
         self.host = host
         self.knob = 0
+        self.naming: str | None = None  # the preset name being typed after 's', else None
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="ui", daemon=True)
 
@@ -62,8 +99,12 @@ class TerminalUI:
                               f"{host.stats.peak_render_ms:.2f} ms")
         status.add_row("level L", meter(float(host.level[0])))
         status.add_row("level R", meter(float(host.level[-1])))
+        line, centroid = spectrum(np.roll(host.scope, -host.scope_at), host.rate)
+        status.add_row("spectrum", f"{line}  " + (f"brightness {centroid / 1000:.2f} kHz" if centroid else "silent"))
         preset = synth.presets[channel.preset_index]
         status.add_row("preset", f"{channel.preset_index}: {preset.name}   morph {channel.morph:.2f}")
+        if self.naming is not None:
+            status.add_row("save as", f"{self.naming}_   (Enter saves, Esc cancels)")
         knobs = Table("knob", "CC", "value", box=None, padding=(0, 1))
         ccs = {k: cc for cc, k in synth.knob_ccs.items()}
         for k, value in enumerate(channel.knobs):
@@ -77,7 +118,9 @@ class TerminalUI:
     # -- keys ------------------------------------------------------------------------------------
     def on_key(self, key: str) -> None:
         host = self.host
-        if key in "123456789":
+        if self.naming is not None:
+            self._name_key(key)
+        elif key in "123456789":
             self.knob = min(int(key) - 1, host.synth.latents.num_knobs - 1)
         elif key in "+-":
             step = 2 / 127 if key == "+" else -2 / 127
@@ -94,19 +137,38 @@ class TerminalUI:
         elif key == "r":
             host.submit(lambda h: h.synth.randomize(0))
         elif key == "s":
-            host.submit(self._save_preset)
+            self.naming = host.synth.presets[host.synth.channels[0].preset_index].name
         elif key == " ":
             host.submit(lambda h: h.synth.panic())
         elif key == "q":
             host.stop.set()
 
-    def _save_preset(self, host) -> None:
-        folder = host.options.preset_dir
-        path = folder / f"preset-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        host.synth.current_preset(0, path.stem).save(path)
-        host.say(f"saved {path}")
-        if host.options.config_path is not None:
-            host.synth.settings.save(host.options.config_path)  # MIDI-learned bindings too
+    def _name_key(self, key: str) -> None:
+        """A key while the preset's name is typed: Enter saves, Esc cancels, Backspace deletes."""
+        if key in ("\r", "\n"):
+            name, self.naming = self.naming.strip() or "preset", None
+            self.host.submit(lambda host: self._save_preset(host, name))
+        elif key == "\x1b":
+            self.naming = None
+        elif key in ("\x7f", "\b"):
+            self.naming = self.naming[:-1]
+        elif key.isprintable() and len(self.naming) < 60:
+            self.naming += key
+
+    def _save_preset(self, host, name: str) -> None:
+        """Engine thread: take the sound as it is; the file is written on a thread of its own."""
+        preset = host.synth.current_preset(0, name)
+
+        def write() -> None:
+            path = preset_path(host.options.preset_dir, name)
+            try:
+                preset.save(path)
+            except SynthError as error:
+                host.say(str(error))
+                return
+            host.say(f"saved preset {name!r} as {path}")
+
+        threading.Thread(target=write, name="save-preset", daemon=True).start()
 
     def _run(self) -> None:
         interactive = sys.stdin.isatty()

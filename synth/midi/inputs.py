@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import MidiError
+from ..errors import MidiError, NoMidiPort
 from .alsa import open_alsa_midi
 from .jack import open_jack_midi
 from .source import MidiSource
@@ -21,5 +21,8 @@ def open_midi_inputs(api_choice: str, port_specs: list[str], virtual: str | None
         try:
             return open_jack_midi(port_specs, virtual)
         except MidiError as jack_error:
-            raise MidiError(f"cannot open a MIDI input (ALSA: {alsa_error.message}; JACK: {jack_error.message})",
-                            hint="start a JACK server or load the ALSA sequencer (snd-seq)") from None
+            message = f"cannot open a MIDI input (ALSA: {alsa_error.message}; JACK: {jack_error.message})"
+            if isinstance(jack_error, NoMidiPort):  # JACK runs: it only lacks a port to connect
+                raise NoMidiPort(message, hint="plug in a keyboard, or open a port of our own with --virtual-midi "
+                                               "NAME and connect a source to it (jack_connect)") from None
+            raise MidiError(message, hint="start a JACK server or load the ALSA sequencer (snd-seq)") from None

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..errors import MidiError
+from ..errors import NoMidiPort
 from .events import MidiEvent, from_bytes
 
 MAX_EVENTS_PER_POLL = 512  # per engine block: 190,000 events/s at 48 kHz / 128
@@ -83,6 +83,17 @@ class MidiSource:
         return [name for _, name in self.ports]
 
 
+@dataclass
+class NoMidiInput(MidiSource):
+    """No MIDI at all: ``synth play --osc-port`` with no keyboard anywhere plays from OSC alone."""
+
+    def poll(self, out: list, budget: int = MAX_EVENTS_PER_POLL) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
 def choose_ports(specs: Sequence[str], names: Sequence[str], default: Callable[[str], bool], kind: str,
                  aliases: Sequence[str] = ()) -> list[int]:
     """Indices of the ports ``specs`` pick out of ``names`` (each spec an index, or part of a name
@@ -96,11 +107,11 @@ def choose_ports(specs: Sequence[str], names: Sequence[str], default: Callable[[
                        if (spec.isdigit() and i == int(spec)) or needle in name.lower()
                        or (i < len(aliases) and needle in aliases[i].lower())]
             if not matches:
-                raise MidiError(f"no {kind} port matches {spec!r}", hint="list ports with `synth devices`")
+                raise NoMidiPort(f"no {kind} port matches {spec!r}", hint="list ports with `synth devices`")
             chosen += [i for i in matches if i not in chosen]
         return chosen
     chosen = [i for i, name in enumerate(names) if default(name)]
     if not chosen:
-        raise MidiError(f"no {kind} port found",
+        raise NoMidiPort(f"no {kind} port found",
                         hint="plug in a keyboard, list ports with `synth devices`, or use --virtual-midi NAME")
     return chosen

@@ -177,6 +177,8 @@ class NoteBank:
                     self._busy = True
                     self._generate_batch(self._next_batch())
                     self._busy = False
+        except Exception as exc:  # noqa: BLE001  said once by the host; the engine plays on with stand-ins
+            self.worker_error = f"the note worker stopped ({type(exc).__name__}: {exc})"
         finally:
             self._busy = False
             self.model.stop_keep_alive()

@@ -201,8 +201,11 @@ class NoteProcess:
             try:
                 self._process.wait(timeout)
             except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(1.0)
+                self._process.kill()  # under load a child can take longer than asked: no waiting past this
+                try:
+                    self._process.wait(5.0)
+                except subprocess.TimeoutExpired:
+                    pass  # killed but not reaped yet: the kernel finishes it; nothing to say at exit
         self._send.close()
         if timeout > 0:
             self._recv.close()  # else the worker thread may still be reading; closed when collected

@@ -1,0 +1,166 @@
+"""How soon a moved knob is heard, through JACK at several block sizes (issue 14).
+
+For each block size a private JACK dummy server is started (real-time when this user may), then
+`synth play --headless`, and trials are played into it. Each trial sets all nine knobs to new
+random values (a timbre never heard before, so nothing is cached) twice:
+
+- (b) while a note is held: how long from the knob message until the held note *is* the note
+  with the new setting (sample for sample, within 5 % RMS, compared with that note struck later
+  at the same place in the note);
+- (a) 20 ms before a note is struck: how long from the knob message until that note is the new
+  one (0 ms of wait if it was ready at its strike; else it starts on a stand-in and cross-fades).
+
+Times are from the knob message's frame to the first 2.5 ms chunk after which the note stays
+within 5 % of the reference. Prints a table and appends it to docs/performance.md.
+
+  .venv/bin/python benchmarks/timbre_latency.py [--blocks 64,128,256] [--trials 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from live_latency import start_server  # noqa: E402
+
+from synth.bench import record  # noqa: E402
+from tests.jack_harness import JackPlayer, start_synth, stop_synth  # noqa: E402
+
+NOTE, VELOCITY = 60, 100
+KNOB_CCS = [1, 70, 71, 72, 73, 74, 75, 76, 77]
+TRIAL_S = 6.0
+CHUNK = 120  # 2.5 ms at 48 kHz
+SAME = 0.05  # within 5 % RMS of the reference
+
+
+def trial_events(k: int, rng: np.random.Generator) -> tuple[list[tuple], dict]:
+    """One trial's MIDI, and when (s from the trial's start) its knob moves and notes come."""
+    t0 = k * TRIAL_S
+    knobs = lambda at: [(at, bytes([0xB0, cc, int(rng.integers(0, 128))])) for cc in KNOB_CCS]  # noqa: E731
+    note = lambda at, hold: [(at, bytes([0x90, NOTE, VELOCITY])), (at + hold, bytes([0x80, NOTE, 0]))]  # noqa: E731
+    times = {"held": t0, "held_move": t0 + 1.0, "held_ref": t0 + 2.3,
+             "next_move": t0 + 4.5, "next": t0 + 4.52, "next_ref": t0 + 5.2}
+    events = (note(times["held"], 1.6) + knobs(times["held_move"]) + note(times["held_ref"], 1.6)
+              + knobs(times["next_move"]) + note(times["next"], 0.4) + note(times["next_ref"], 0.4))
+    return events, times
+
+
+def onset(audio: np.ndarray, at: int, rate: int) -> int:
+    loud = np.nonzero(np.abs(np.nan_to_num(audio[at:at + int(0.3 * rate)])) > 0.02)[0]
+    return at + int(loud[0]) if len(loud) else -1
+
+
+def aligned(x: np.ndarray, ref: np.ndarray, around: int, span: int = 2400, search: int = 8) -> int:
+    """The lag (samples) of ``ref`` against ``x`` that matches them best near ``around``."""
+    best, best_err = 0, np.inf
+    for lag in range(-search, search + 1):
+        a, b = x[around:around + span], ref[around + lag:around + lag + span]
+        err = float(np.nansum((a - b) ** 2))
+        if err < best_err:
+            best, best_err = lag, err
+    return best
+
+
+def settled_after(x: np.ndarray, ref: np.ndarray, start: int, end: int) -> int | None:
+    """The first sample from ``start`` after which every 2.5 ms chunk up to ``end`` is within 5 %."""
+    same = []
+    for c in range(start, end - CHUNK, CHUNK):
+        a, b = x[c:c + CHUNK], ref[c:c + CHUNK]
+        level = np.sqrt(np.nanmean(b ** 2)) + 1e-9
+        same.append(np.sqrt(np.nanmean((a - b) ** 2)) / level < SAME)
+    for i in range(len(same)):
+        if all(same[i:]):
+            return start + i * CHUNK
+    return None
+
+
+def measure(block: int, trials: int, server: str) -> dict:
+    rng = np.random.default_rng(block)
+    events, marks = [], []
+    for k in range(trials):
+        e, t = trial_events(k, rng)
+        events += e
+        marks.append(t)
+    port = "gansynth-timbre-latency"
+    proc = start_synth(port, "--blocksize", str(block), server=server)
+    player = JackPlayer("gansynth-timbre-probe", seconds=trials * TRIAL_S + 5)
+    try:
+        midi_port = next(p.name for p in player.client.get_ports(port, is_midi=True, is_input=True))
+        player.start(midi_port, ["PortAudio:out_0", "PortAudio:out_1"])
+        zero = player.schedule(events, lead_s=0.5)
+        time.sleep(0.5 + trials * TRIAL_S + 0.5)
+        audio = player.recorded(zero, trials * TRIAL_S).mean(axis=1)
+        code, err = stop_synth(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        player.close()
+    rate = player.rate
+    held_ms, next_ms, ready = [], [], 0
+    for t in marks:
+        # (b) the held note, against the reference at the same place in the note.
+        h, r = onset(audio, int(t["held"] * rate), rate), onset(audio, int(t["held_ref"] * rate), rate)
+        move = int(t["held_move"] * rate)
+        x, ref = audio[h:h + int(1.5 * rate)], audio[r:r + int(1.5 * rate)]
+        lag = aligned(x, ref, move - h + int(0.3 * rate))
+        ref = audio[r + lag:r + lag + int(1.5 * rate)]
+        done = settled_after(x, ref, move - h - int(0.01 * rate), move - h + int(0.4 * rate))
+        if done is not None:
+            held_ms.append(1000 * (h + done - move) / rate)
+        # (a) the next note, struck 20 ms after the knobs, against the same note struck later.
+        n, r = onset(audio, int(t["next"] * rate), rate), onset(audio, int(t["next_ref"] * rate), rate)
+        x, ref = audio[n:n + int(0.35 * rate)], audio[r:r + int(0.35 * rate)]
+        lag = aligned(x, ref, int(0.2 * rate))
+        ref = audio[r + lag:r + lag + int(0.35 * rate)]
+        done = settled_after(x, ref, 0, int(0.3 * rate))
+        if done is not None:
+            next_ms.append(1000 * (n + done - int(t["next_move"] * rate)) / rate)
+            ready += done == 0
+    return {"held": held_ms, "next": next_ms, "ready": ready, "code": code, "stderr": err}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--blocks", default="64,128,256")
+    parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--no-append", action="store_true")
+    args = parser.parse_args()
+    rows = ["| block (frames) | (a) next note new, ms after the knob: p50 / max | exact from its strike | "
+            "(b) held note moved, ms after the knob: p50 / max | trials measured (a, b) |", "|---|---|---|---|---|"]
+    realtime = False
+    for block in [int(b) for b in args.blocks.split(",")]:
+        name = f"gansynth-lat-{block}"  # fixed names, as benchmarks/live_latency.py
+        server, realtime = start_server(name, block)
+        os.environ["JACK_DEFAULT_SERVER"] = name
+        try:
+            result = measure(block, args.trials, name)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+        if result["code"] != 0:
+            print(result["stderr"], file=sys.stderr)
+        held, nxt = result["held"], result["next"]
+        fmt = lambda v: f"{np.median(v):.0f} / {max(v):.0f}" if v else "-"  # noqa: E731
+        rows.append(f"| {block} | {fmt(nxt)} | {result['ready']} of {len(nxt)} | {fmt(held)} | "
+                    f"{len(nxt)}, {len(held)} of {args.trials} |")
+    table = "\n".join(rows) + "\n"
+    print(table)
+    if not args.no_append:
+        mode = "real-time (`jackd -R`)" if realtime else "`--no-realtime`"
+        record(ROOT / "docs" / "performance.md", "Time from a knob to the sound: the next note and a held note",
+               f".venv/bin/python benchmarks/timbre_latency.py --blocks {args.blocks} --trials {args.trials}",
+               table, setting=f"a JACK dummy server per block size, 48 kHz, {mode}; the note is struck 20 ms "
+                               "after the knob message")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
