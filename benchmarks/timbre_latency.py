@@ -1,8 +1,8 @@
 """How soon a moved knob is heard, through JACK at several block sizes (issue 14).
 
 For each block size a private JACK dummy server is started (real-time when this user may), then
-`synth play --headless`, and trials are played into it. Each trial sets all nine knobs to new
-random values (a timbre never heard before, so nothing is cached) twice:
+`synth play --headless`, and trials are played into it. Each trial, on a key of its own (so
+nothing it asks for is cached), turns all nine knobs to one end, then to the other:
 
 - (b) while a note is held: how long from the knob message until the held note *is* the note
   with the new setting (sample for sample, within 5 % RMS, compared with that note struck later
@@ -11,7 +11,9 @@ random values (a timbre never heard before, so nothing is cached) twice:
   one (0 ms of wait if it was ready at its strike; else it starts on a stand-in and cross-fades).
 
 Times are from the knob message's frame to the first 2.5 ms chunk after which the note stays
-within 5 % of the reference. Prints a table and appends it to docs/performance.md.
+within 0.3 % RMS of the reference for 100 ms (the two ends of the default model's knobs differ by
+only 2-3 % RMS; the notes match exactly once a fade is done, unless a JACK xrun shifted the
+stream: such trials are not counted). Prints a table and appends it to docs/performance.md.
 
   .venv/bin/python benchmarks/timbre_latency.py [--blocks 64,128,256] [--trials 8]
 """
@@ -34,22 +36,29 @@ from live_latency import start_server  # noqa: E402
 from synth.bench import record  # noqa: E402
 from tests.jack_harness import JackPlayer, start_synth, stop_synth  # noqa: E402
 
-NOTE, VELOCITY = 60, 100
+VELOCITY = 100
 KNOB_CCS = [1, 70, 71, 72, 73, 74, 75, 76, 77]
 TRIAL_S = 6.0
 CHUNK = 120  # 2.5 ms at 48 kHz
-SAME = 0.05  # within 5 % RMS of the reference
+SAME = 0.003  # within 0.3 % RMS of the reference
+SETTLE = 4800  # and staying there for 100 ms
 
 
-def trial_events(k: int, rng: np.random.Generator) -> tuple[list[tuple], dict]:
-    """One trial's MIDI, and when (s from the trial's start) its knob moves and notes come."""
-    t0 = k * TRIAL_S
-    knobs = lambda at: [(at, bytes([0xB0, cc, int(rng.integers(0, 128))])) for cc in KNOB_CCS]  # noqa: E731
-    note = lambda at, hold: [(at, bytes([0x90, NOTE, VELOCITY])), (at + hold, bytes([0x80, NOTE, 0]))]  # noqa: E731
+def trial_events(k: int) -> tuple[list[tuple], dict]:
+    """One trial's MIDI, and when (s from the trial's start) its knob moves and notes come. Each
+    trial plays its own key (48, 50, ...), so no timbre it asks for is cached from an earlier one."""
+    t0, key = k * TRIAL_S, 48 + 2 * k
+
+    def knobs(at: float, value: int) -> list[tuple]:
+        return [(at, bytes([0xB0, cc, value])) for cc in KNOB_CCS]
+
+    def note(at: float, hold: float) -> list[tuple]:
+        return [(at, bytes([0x90, key, VELOCITY])), (at + hold, bytes([0x80, key, 0]))]
+
     times = {"held": t0, "held_move": t0 + 1.0, "held_ref": t0 + 2.3,
              "next_move": t0 + 4.5, "next": t0 + 4.52, "next_ref": t0 + 5.2}
-    events = (note(times["held"], 1.6) + knobs(times["held_move"]) + note(times["held_ref"], 1.6)
-              + knobs(times["next_move"]) + note(times["next"], 0.4) + note(times["next_ref"], 0.4))
+    events = (note(times["held"], 1.6) + knobs(times["held_move"], 127) + note(times["held_ref"], 1.6)
+              + knobs(times["next_move"], 0) + note(times["next"], 0.4) + note(times["next_ref"], 0.4))
     return events, times
 
 
@@ -63,6 +72,8 @@ def aligned(x: np.ndarray, ref: np.ndarray, around: int, span: int = 2400, searc
     best, best_err = 0, np.inf
     for lag in range(-search, search + 1):
         a, b = x[around:around + span], ref[around + lag:around + lag + span]
+        if len(a) != span or len(b) != span:
+            continue
         err = float(np.nansum((a - b) ** 2))
         if err < best_err:
             best, best_err = lag, err
@@ -70,23 +81,26 @@ def aligned(x: np.ndarray, ref: np.ndarray, around: int, span: int = 2400, searc
 
 
 def settled_after(x: np.ndarray, ref: np.ndarray, start: int, end: int) -> int | None:
-    """The first sample from ``start`` after which every 2.5 ms chunk up to ``end`` is within 5 %."""
+    """The first sample from ``start`` (before ``end``) after which every 2.5 ms chunk stays within
+    0.3 % of the reference for 100 ms."""
     same = []
-    for c in range(start, end - CHUNK, CHUNK):
+    for c in range(start, min(end + SETTLE, len(x), len(ref)) - CHUNK, CHUNK):
         a, b = x[c:c + CHUNK], ref[c:c + CHUNK]
-        level = np.sqrt(np.nanmean(b ** 2)) + 1e-9
-        same.append(np.sqrt(np.nanmean((a - b) ** 2)) / level < SAME)
-    for i in range(len(same)):
-        if all(same[i:]):
+        level = np.sqrt(np.mean(b ** 2)) + 1e-9
+        same.append(bool(np.sqrt(np.mean((a - b) ** 2)) / level < SAME))  # NaN (missed) counts as not the same
+    run = SETTLE // CHUNK
+    for i in range(len(same) - run + 1):
+        if start + i * CHUNK > end:
+            break
+        if all(same[i:i + run]):
             return start + i * CHUNK
     return None
 
 
 def measure(block: int, trials: int, server: str) -> dict:
-    rng = np.random.default_rng(block)
     events, marks = [], []
     for k in range(trials):
-        e, t = trial_events(k, rng)
+        e, t = trial_events(k)
         events += e
         marks.append(t)
     port = "gansynth-timbre-latency"
@@ -109,6 +123,8 @@ def measure(block: int, trials: int, server: str) -> dict:
         # (b) the held note, against the reference at the same place in the note.
         h, r = onset(audio, int(t["held"] * rate), rate), onset(audio, int(t["held_ref"] * rate), rate)
         move = int(t["held_move"] * rate)
+        if min(h, r) < 0:
+            continue  # a note the recording lost (the test client missed its cycles): not measured
         x, ref = audio[h:h + int(1.5 * rate)], audio[r:r + int(1.5 * rate)]
         lag = aligned(x, ref, move - h + int(0.3 * rate))
         ref = audio[r + lag:r + lag + int(1.5 * rate)]
@@ -117,6 +133,8 @@ def measure(block: int, trials: int, server: str) -> dict:
             held_ms.append(1000 * (h + done - move) / rate)
         # (a) the next note, struck 20 ms after the knobs, against the same note struck later.
         n, r = onset(audio, int(t["next"] * rate), rate), onset(audio, int(t["next_ref"] * rate), rate)
+        if min(n, r) < 0:
+            continue
         x, ref = audio[n:n + int(0.35 * rate)], audio[r:r + int(0.35 * rate)]
         lag = aligned(x, ref, int(0.2 * rate))
         ref = audio[r + lag:r + lag + int(0.35 * rate)]
