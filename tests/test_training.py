@@ -177,3 +177,36 @@ def test_palette_encoder_trains_and_resumes_exactly(tiny_dataset, tmp_path):
         assert torch.equal(value, resumed.encoder.state_dict()[name]), name
     for name, value in straight.generator.state_dict().items():
         assert torch.equal(value, resumed.generator.state_dict()[name]), name
+
+
+def test_palette_report_measures_a_palette_checkpoint(tmp_path):
+    """A tiny palette run (two instruments, a held-out velocity) judged through the CLI."""
+    import subprocess
+    import sys
+
+    from training.data import build_soundfont_dataset
+
+    data = build_soundfont_dataset(tmp_path / "d", [4, 40], [57, 60, 62], [60, 110], sample_rate=16000,
+                                   num_samples=16000, progress=False, held_out_velocities=[90])
+    config = _config(data, 2, extra=["encoder.enabled=true", "encoder.channels=16", "encoder.num_mels=16",
+                                     "model.pitch_min=48", "model.pitch_max=72"])
+    Trainer(config, tmp_path / "run").fit(progress=False)
+    result = subprocess.run([sys.executable, "-m", "synth", "eval", str(tmp_path / "run" / "checkpoint.pt"),
+                             "--data", str(data), "--palette", "--json", str(tmp_path / "p.json")],
+                            capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "Electric Piano 1" in result.stdout and "Violin" in result.stdout and "real vs real" in result.stdout
+    import json
+
+    report = json.loads((tmp_path / "p.json").read_text())
+    assert 0.0 <= report["program_accuracy"] <= 1.0 and 0.0 <= report["separation"] <= 1.0
+    assert report["real_program_accuracy"] > 0.5  # two real velocities of a note are nearest each other
+
+
+def test_palette_report_refuses_a_plain_checkpoint(tiny_run, tiny_dataset):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "synth", "eval", str(tiny_run / "checkpoint.pt"), "--data",
+                             str(tiny_dataset), "--palette"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert result.returncode == 2 and "has no encoder" in result.stderr and "Traceback" not in result.stderr

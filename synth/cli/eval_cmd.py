@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
+from ..errors import SynthError, missing_training_extra
 from ..files import write_text_atomically
 from .common import bounded, writable_folder
 
@@ -22,9 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grid", type=Path, help="write a spectrogram grid PNG here")
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
+    parser.add_argument("--palette", action="store_true",
+                        help="a palette checkpoint (encoder): nearest-instrument accuracy, latent separation, "
+                             "reconstruction, on the data set's held-out notes")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.palette:
+        return _palette(args)
     from training.evaluate import evaluate
 
     # Outputs are checked before minutes of measuring, and the figures are printed before any
@@ -39,4 +46,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"spectrogram grid: {report.grid}")
     if args.json:
         write_text_atomically(args.json, json.dumps(report.as_dict(), indent=2) + "\n")
+    return 0
+
+
+def _palette(args: argparse.Namespace) -> int:
+    try:
+        from training.palette_eval import palette_report
+    except ImportError as exc:
+        raise missing_training_extra("judging a palette checkpoint", exc) from None
+    if args.json is not None:
+        writable_folder(args.json, "--json")
+    if not (args.data / "index.json").is_file():
+        raise SynthError(f"data set {args.data} does not exist", hint="build it with `make palette-data`")
+    report = palette_report(args.model, args.data)
+    print(report.table(), flush=True)
+    if args.json:
+        write_text_atomically(args.json, json.dumps(dataclasses.asdict(report), indent=2) + "\n")
     return 0

@@ -1,0 +1,158 @@
+"""First measures of the palette model (issue 13): does its latent space hold the instruments?
+
+From a checkpoint trained with the encoder and a data set with held-out velocities:
+- **presets**: each program's latent, the mean of the encoder's posterior means over its
+  training notes;
+- **nearest instrument**: notes generated from each preset at held-out velocities; for each, the
+  nearest held-out real note of the same pitch (log-mel statistics, standardised) is of the
+  same program? of the same GM family? Beside it, real against real: each held-out note at the
+  lower held-out velocity against those at the higher one;
+- **latent separation**: held-out notes encoded, and the nearest preset is their own program's;
+- **reconstruction**: held-out notes encoded and decoded, log-mel distance to the original,
+  beside the distance between two velocities of the same real note.
+Needs torch (the encoder runs there); the runtime's own measures stay in ``synth eval``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from synth.errors import DataError
+from synth.gm import family, program_name
+
+from .data import NoteDataset
+from .metrics import note_features
+from .models import build_generator
+from .train import build_encoder, load_checkpoint
+
+PITCHES = (48, 55, 60, 67, 72)
+BATCH = 16
+
+
+@dataclass
+class PaletteReport:
+    step: int
+    rows: list[tuple[str, float, float, float]]  # program name, program acc, family acc, separation
+    program_accuracy: float
+    family_accuracy: float
+    real_program_accuracy: float
+    real_family_accuracy: float
+    separation: float
+    reconstruction: float
+    real_reconstruction: float
+
+    def table(self) -> str:
+        lines = [f"palette model at step {self.step}",
+                 "| instrument | nearest held-out note: same program | same family | encoded notes nearest "
+                 "their preset |", "|---|---|---|---|"]
+        lines += [f"| {name} | {100 * p:.0f}% | {100 * f:.0f}% | {100 * s:.0f}% |" for name, p, f, s in self.rows]
+        lines += [f"| **all** | **{100 * self.program_accuracy:.1f}%** (real vs real "
+                  f"{100 * self.real_program_accuracy:.1f}%) | **{100 * self.family_accuracy:.1f}%** (real vs real "
+                  f"{100 * self.real_family_accuracy:.1f}%) | **{100 * self.separation:.1f}%** |",
+                  f"reconstruction of held-out notes, log-mel distance: {self.reconstruction:.2f} "
+                  f"(two velocities of one real note: {self.real_reconstruction:.2f})"]
+        return "\n".join(lines)
+
+
+def _standardise(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    both = np.concatenate([a, b])
+    mean, std = both.mean(axis=0), both.std(axis=0) + 1e-6
+    return (a - mean) / std, (b - mean) / std
+
+
+@torch.no_grad()
+def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
+    state = load_checkpoint(checkpoint)
+    config = state["config"]
+    encoder = build_encoder(config)
+    if encoder is None or "encoder" not in state:
+        raise DataError(f"{checkpoint} has no encoder", hint="train with encoder.enabled = true (palette.toml)")
+    encoder.load_state_dict(state["encoder"])
+    generator = build_generator(config)
+    generator.load_state_dict(state["ema"])
+    encoder.eval()
+    generator.eval()
+    train, held = NoteDataset.load(Path(data_dir), "train"), NoteDataset.load(Path(data_dir), "validation")
+    if not len(held):
+        raise DataError(f"{data_dir} holds no validation notes", hint="build it with --held-out-velocities")
+    rate = train.sample_rate
+
+    def encode(data: NoteDataset, rows: np.ndarray) -> np.ndarray:
+        means = []
+        for start in range(0, len(rows), BATCH):
+            idx = rows[start:start + BATCH]
+            mean, _ = encoder(torch.from_numpy(data.audio[idx]), torch.from_numpy(data.pitch[idx]),
+                              torch.from_numpy(data.velocity[idx]))
+            means.append(mean.numpy())
+        return np.concatenate(means)
+
+    programs = sorted(set(train.program.tolist()))
+    train_latents = encode(train, np.arange(len(train)))
+    presets = {p: train_latents[train.program == p].mean(axis=0) for p in programs}
+
+    pitches = [p for p in PITCHES if (held.pitch == p).any()]
+    velocities = sorted(set(np.round(held.velocity * 127).astype(int).tolist()))
+    rows, all_program, all_family = [], [], []
+    held_rows = np.flatnonzero(np.isin(held.pitch, pitches))
+    held_features = note_features(held.audio[held_rows], rate)
+    held_latents = encode(held, np.arange(len(held)))
+    preset_matrix = np.stack([presets[p] for p in programs])
+    for program in programs:
+        z, pitch, velocity = [], [], []
+        for p in pitches:
+            for v in velocities:
+                z.append(presets[program])
+                pitch.append(p)
+                velocity.append(v / 127.0)
+        audio = generator(torch.from_numpy(np.stack(z).astype(np.float32)), torch.tensor(pitch),
+                          torch.tensor(velocity, dtype=torch.float32)).numpy()
+        generated = note_features(audio[:, :held.audio.shape[1]], rate)
+        gen_std, real_std = _standardise(generated, held_features)
+        same_program, same_family = [], []
+        for i, p in enumerate(pitch):
+            candidates = np.flatnonzero(held.pitch[held_rows] == p)
+            nearest = candidates[np.argmin(np.linalg.norm(real_std[candidates] - gen_std[i], axis=1))]
+            found = int(held.program[held_rows][nearest])
+            same_program.append(found == program)
+            same_family.append(family(found) == family(program))
+        mine = held.program == program
+        distances = np.linalg.norm(held_latents[mine][:, None] - preset_matrix[None], axis=2)
+        separation = float(np.mean(np.array(programs)[np.argmin(distances, axis=1)] == program))
+        rows.append((program_name(program), float(np.mean(same_program)), float(np.mean(same_family)), separation))
+        all_program += same_program
+        all_family += same_family
+
+    # Real against real: held-out notes at the lower velocity against those at the higher one.
+    low, high = velocities[0], velocities[-1]
+    real_program, real_family = [], []
+    vel = np.round(held.velocity[held_rows] * 127).astype(int)
+    _, real_std = _standardise(held_features, held_features)
+    for i in np.flatnonzero(vel == low):
+        candidates = np.flatnonzero((vel == high) & (held.pitch[held_rows] == held.pitch[held_rows][i]))
+        if not len(candidates):
+            continue
+        nearest = candidates[np.argmin(np.linalg.norm(real_std[candidates] - real_std[i], axis=1))]
+        a, b = int(held.program[held_rows][i]), int(held.program[held_rows][nearest])
+        real_program.append(a == b)
+        real_family.append(family(a) == family(b))
+
+    # Reconstruction: held-out notes through the encoder's mean and the generator.
+    recon = generator(torch.from_numpy(held_latents[held_rows].astype(np.float32)),
+                      torch.from_numpy(held.pitch[held_rows]), torch.from_numpy(held.velocity[held_rows])).numpy()
+    recon_features = note_features(recon[:, :held.audio.shape[1]], rate)
+    reconstruction = float(np.mean(np.linalg.norm(recon_features - held_features, axis=1)))
+    pairs = []
+    for i in np.flatnonzero(vel == low):
+        twin = np.flatnonzero((vel == high) & (held.pitch[held_rows] == held.pitch[held_rows][i])
+                              & (held.program[held_rows] == held.program[held_rows][i]))
+        if len(twin):
+            pairs.append(np.linalg.norm(held_features[i] - held_features[twin[0]]))
+    separation = float(np.mean([np.argmin(np.linalg.norm(preset_matrix - latent, axis=1)) == programs.index(p)
+                                for latent, p in zip(held_latents, held.program)]))
+    return PaletteReport(int(state["step"]), rows, float(np.mean(all_program)), float(np.mean(all_family)),
+                         float(np.mean(real_program)), float(np.mean(real_family)), separation, reconstruction,
+                         float(np.mean(pairs)) if pairs else float("nan"))
