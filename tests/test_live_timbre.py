@@ -70,16 +70,19 @@ def take(tmp_path_factory):
     """The score played once; again (at most twice more) when the machine was seen to stall: JACK
     xruns that left a note to be judged unreadable (a burst on this 2-core virtual machine can cover
     a whole attack), or underflows in a take whose independent test client saw xruns too (in such
-    bursts the benchmarks' sine floor client underflows as well, docs/performance.md). The take
-    judged is the last one: it must have no underflow."""
+    bursts the benchmarks' sine floor client underflows as well, docs/performance.md), or more
+    xruns than a quiet machine makes (then the idle-priority note worker is starved too, and a
+    held note follows later). The take judged is the last one: it must have no underflow."""
     for attempt in range(3):
         result = _play(tmp_path_factory.mktemp(f"timbre{attempt}"))
-        stalled = result["stats"]["underflows"] and result["xruns"]
+        stalled = (result["stats"]["underflows"] and result["xruns"]) or result["xruns"] > NOISY_XRUNS
         if not stalled and all(_readable(result, at) for at in STRUCK):
             break
     result["attempts"] = attempt + 1
     return result
 
+
+NOISY_XRUNS = 25  # a quiet run of this score sees 0-20 xruns in the test client
 
 STRUCK = (BEFORE, AFTER_SWEEP, LATER, PROGRAM_BEFORE, AFTER_PROGRAM, PROGRAM_LATER, HELD, FRESH, UNTOUCHED)
 

@@ -125,6 +125,11 @@ class LiveHost:
         self.rate = rate
         self.stats.allocator = ostune.steady_allocator()
         self.synth.on_bind = self._learned
+        if opts.config_path is not None:
+            # Imported now, not on the first MIDI learn: an import holds the GIL for as long as it
+            # compiles (hundreds of ms without cached bytecode), and the engine and the JACK MIDI
+            # reader would wait for it mid-play (measured: 63 underflows and a lost note-on).
+            import tomlkit  # noqa: F401
         warm(self.synth, rate, block, self.stop)
         midi_note = ""
         try:
