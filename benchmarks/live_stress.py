@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from synth.bench import machine_description as machine  # noqa: E402
 from synth.ostune import jack_server_realtime  # noqa: E402
-from tests.jack_harness import JackPlayer, start_synth, stop_synth  # noqa: E402
+from tests.jack_harness import JackPlayer, midi_port, start_synth, stop_synth  # noqa: E402
 
 PROBE_NOTE, PROBE_HOLD_S = 69, 0.25
 PROBE_QUIET_S = 1.5  # before a probe, no note sounds for this long (releases die away)
@@ -170,9 +170,7 @@ def play_score(args, events: list, stats_path: Path, watches: list[subprocess.Po
                        command=floor if args.floor else None)
     try:
         player = JackPlayer("gansynth-stress-client", seconds=args.seconds + 5)
-        from tests.test_live_jack import _midi_port
-
-        player.start(None if args.floor else _midi_port("gansynth-stress"), ["PortAudio:out_0", "PortAudio:out_1"])
+        player.start(None if args.floor else midi_port("gansynth-stress"), ["PortAudio:out_0", "PortAudio:out_1"])
         rss: list[tuple[float, float]] = []  # (s, MB) of the synth process, every 10 s
         zero = player.frame_now() + int(0.5 * player.rate)
         cpu_before, wall_before = cpu_seconds(proc.pid), time.time()

@@ -111,6 +111,17 @@ class JackPlayer:
         self.client.close()
 
 
+def midi_port(name: str) -> str:
+    """The full name of the JACK MIDI input port whose name contains ``name``."""
+    import jack
+
+    client = jack.Client("gansynth-find", no_start_server=True)
+    try:
+        return client.get_ports(name, is_midi=True, is_input=True)[0].name
+    finally:
+        client.close()
+
+
 def start_synth(port_name: str | None, *extra: str, server: str | None = None,
                 command: list[str] | None = None) -> subprocess.Popen:
     """``synth play --headless`` on JACK (with a virtual MIDI port unless ``port_name`` is None),

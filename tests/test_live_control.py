@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from synth.pitch import pitch_error_cents
-from tests.jack_harness import ROOT, JackPlayer, jack_running, start_synth, stop_synth
+from tests.jack_harness import ROOT, JackPlayer, jack_running, midi_port, start_synth, stop_synth
 
 if not jack_running():
     if os.environ.get("GANSYNTH_REQUIRE_JACK"):
@@ -142,12 +142,10 @@ def test_midi_flood_keeps_playing_and_stays_bounded(tmp_path):
     """10,000 messages per second for 3 s through a JACK MIDI port (clock, active sensing, SysEx,
     aftertouch, bends, knob CCs) while a note is held: the note keeps sounding, the synth exits
     cleanly, and only channel messages reach the engine."""
-    from tests.test_live_jack import _midi_port
-
     stats = tmp_path / "stats.json"
     proc = start_synth("gansynth-flood", "--stats", str(stats))
     player = JackPlayer("gansynth-flooder", seconds=8)
-    player.start(_midi_port("gansynth-flood"), AUDIO)
+    player.start(midi_port("gansynth-flood"), AUDIO)
     junk = [bytes([0xF8]), bytes([0xFE]), bytes([0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7]), bytes([0xA0, 60, 10]),
             bytes([0xE0, 0, 64]), bytes([0xB0, 74, 64])]
     flood = [(k / 10000.0, junk[k % len(junk)]) for k in range(30000)]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from synth.pitch import pitch_error_cents
-from tests.jack_harness import JackPlayer, jack_running, start_synth, stop_synth
+from tests.jack_harness import JackPlayer, jack_running, midi_port, start_synth, stop_synth
 
 if not jack_running():
     if os.environ.get("GANSYNTH_REQUIRE_JACK"):
@@ -30,7 +30,7 @@ def session(tmp_path_factory):
     stats_path = tmp_path_factory.mktemp("live") / "stats.json"
     proc = start_synth("gansynth-live-test", "--stats", str(stats_path))
     player = JackPlayer()
-    player.start(_midi_port("gansynth-live-test"),
+    player.start(midi_port("gansynth-live-test"),
                  ["PortAudio:out_0", "PortAudio:out_1"])
     events = []
     for note, at in NOTES:
@@ -44,16 +44,6 @@ def session(tmp_path_factory):
     return {"audio": np.nan_to_num(audio), "raw": audio, "missed": missed, "xruns": player.xruns,
             "rate": player.rate, "code": code, "stderr": err,
             "stats": json.loads(stats_path.read_text()) if stats_path.exists() else None}
-
-
-def _midi_port(name: str) -> str:
-    import jack
-
-    client = jack.Client("gansynth-find", no_start_server=True)
-    try:
-        return client.get_ports(name, is_midi=True, is_input=True)[0].name
-    finally:
-        client.close()
 
 
 def _onsets(audio: np.ndarray, rate: int) -> list[int]:

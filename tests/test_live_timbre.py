@@ -24,7 +24,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.jack_harness import JackPlayer, jack_running, start_synth, stop_synth
+from tests.jack_harness import JackPlayer, jack_running, midi_port, start_synth, stop_synth
 
 if not os.environ.get("GANSYNTH_LIVE_TIMBRE"):
     pytest.skip("the live-timbre JACK test runs with GANSYNTH_LIVE_TIMBRE=1 (tests/run.sh says why)",
@@ -102,7 +102,7 @@ def _play(folder):
     stats_path = folder / "stats.json"
     proc = start_synth("gansynth-timbre", "--stats", str(stats_path))
     player = JackPlayer("gansynth-timbre-test", seconds=LENGTH_S + 3)
-    player.start(_midi_port("gansynth-timbre"), ["PortAudio:out_0", "PortAudio:out_1"])
+    player.start(midi_port("gansynth-timbre"), ["PortAudio:out_0", "PortAudio:out_1"])
     zero = player.schedule(SCORE)
     clock = [(time.monotonic(), player.frame_now())]  # to place the client's xruns in the recording
     time.sleep(0.3 + LENGTH_S + 0.3)
@@ -138,16 +138,6 @@ def _steps(take, start: int, frames: int) -> tuple[np.ndarray, int]:
     for x in near:
         steps[max(0, x - 480):max(0, x + 480)] = np.nan
     return steps, len(near)
-
-
-def _midi_port(name: str) -> str:
-    import jack
-
-    client = jack.Client("gansynth-find", no_start_server=True)
-    try:
-        return client.get_ports(name, is_midi=True, is_input=True)[0].name
-    finally:
-        client.close()
 
 
 def _struck_at(take, at: float) -> int:
@@ -197,24 +187,23 @@ def _window(note: np.ndarray, rate: int, start_s: float, end_s: float) -> np.nda
     return note[int(start_s * rate):int(end_s * rate)]
 
 
-def test_the_next_note_after_a_knob_sweep_has_the_new_timbre(take):
+def _next_note_is_new(take, strikes: tuple[float, float, float], what: str) -> None:
+    """The note struck 20 ms after ``what`` sounds like the one struck 0.5 s later, not like the
+    one before (100-200 ms into each note)."""
     rate = take["rate"]
-    before, after, later = (_window(_struck(take, at, SHORT_S), rate, 0.1, SHORT_S)
-                            for at in (BEFORE, AFTER_SWEEP, LATER))
+    before, after, later = (_window(_struck(take, at, SHORT_S), rate, 0.1, SHORT_S) for at in strikes)
     moved, settled = _distance(after, before, rate), _distance(after, later, rate)
-    print(f"\nnote 20 ms after the sweep, 100-200 ms into it: spectral distance to the later note "
+    print(f"\nnote 20 ms after {what}, 100-200 ms into it: spectral distance to the later note "
           f"{settled:.2f} dB, to the note before {moved:.2f} dB")
     assert settled < 0.4 * moved
+
+
+def test_the_next_note_after_a_knob_sweep_has_the_new_timbre(take):
+    _next_note_is_new(take, (BEFORE, AFTER_SWEEP, LATER), "the sweep")
 
 
 def test_the_next_note_after_a_program_change_has_the_new_preset(take):
-    rate = take["rate"]
-    before, after, later = (_window(_struck(take, at, SHORT_S), rate, 0.1, SHORT_S)
-                            for at in (PROGRAM_BEFORE, AFTER_PROGRAM, PROGRAM_LATER))
-    moved, settled = _distance(after, before, rate), _distance(after, later, rate)
-    print(f"\nnote 20 ms after a program change, 100-200 ms into it: distance to the later note "
-          f"{settled:.2f} dB, to the note before {moved:.2f} dB")
-    assert settled < 0.4 * moved
+    _next_note_is_new(take, (PROGRAM_BEFORE, AFTER_PROGRAM, PROGRAM_LATER), "a program change")
 
 
 def test_a_held_note_moves_with_the_knobs_without_a_click(take):
