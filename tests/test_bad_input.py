@@ -212,3 +212,38 @@ def test_flac_and_ogg_are_written_as_asked(tmp_path):
                                 capture_output=True, text=True, cwd=ROOT)
         assert result.returncode == 0, result.stderr
         assert sf.info(str(out)).format == fmt
+
+
+def test_any_argument_list_parses_or_is_refused_in_one_line():
+    """A property test over the whole command line: any mix of real subcommands, options and
+    junk values either parses or ends in exit 2 with one line on stderr (argparse's usage block
+    and tracebacks from argument types would fail it)."""
+    import contextlib
+    import io
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from synth.cli import COMMANDS, build_parser
+
+    options = ["-o", "--samplerate", "--pitches", "--velocities", "--duration", "--seed", "--blocksize",
+               "--osc-port", "--latents", "--calls", "--batches", "--knob", "--release", "--set", "--programs",
+               "--sample-rate", "--seconds", "--tolerance", "--pca-samples", "--held-out-velocities", "-q"]
+    values = ["0", "-1", "1e9", "nan", "90-30", "60,", "", "x=y", "0=3", "abc", "127", "200", "2-1-0", "--",
+              "engine.polyphony=0", "4", "palette", "melodic"]
+    words = st.sampled_from(options + values)
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.sampled_from(sorted(COMMANDS)), st.lists(words, max_size=6))
+    def check(command: str, rest: list[str]) -> None:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                build_parser(command).parse_args([command, *rest])
+                return
+            except SystemExit as exit_:
+                code = exit_.code
+        lines = err.getvalue().strip().splitlines()
+        assert code == 2 and len(lines) == 1 and "Traceback" not in err.getvalue(), (command, rest, err.getvalue())
+
+    check()
