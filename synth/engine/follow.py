@@ -79,9 +79,9 @@ class TimbreFollowing:
                     requests.append(request)
             if self.realtime:
                 for request in self._likely_requests(number, state):
-                    self.bank.request(request, slot=(number, *self._slot(request)))
+                    self._ask_worker(number, request)
                 for request in requests:  # the sounding notes go before the rest, alone
-                    self.bank.request(request, slot=(number, *self._slot(request)), urgent=True)
+                    self._ask_worker(number, request, urgent=True)
             elif requests:
                 self.bank.ensure(requests)
                 for voice in voices:
@@ -112,11 +112,13 @@ class TimbreFollowing:
                 voice.cross_fade_to(note, self._gain(voice.velocity, want.velocity_bucket), want, fade)
                 voice.want = None
 
-    @staticmethod
-    def _slot(request: NoteRequest) -> tuple[int, int, int]:
-        """What a newer request for the same note replaces in the worker's queue (all but the latent)."""
+    def _ask_worker(self, channel: int, request: NoteRequest, urgent: bool = False) -> None:
+        """Queue a note for the worker in its slot (the channel's note at its velocity, any latent),
+        so a newer request for the same note replaces a waiting older one; ``urgent``: a voice
+        sounds while it waits."""
         key = request.key
-        return key.pitch, key.velocity_bucket, key.shift_semitones
+        slot = (channel, key.pitch, key.velocity_bucket, key.shift_semitones)
+        self.bank.request(request, slot=slot, urgent=urgent)
 
     def _gain(self, velocity: int, bucket: int) -> float:
         """A voice's gain for MIDI ``velocity`` playing a note generated in velocity ``bucket``."""

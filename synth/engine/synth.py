@@ -282,7 +282,7 @@ class Synth(SoundControls, TimbreFollowing):
         request = self.note_request(channel, note, velocity)
         data = self.bank.get(request.key)
         if data is None and self.realtime:
-            self.bank.request(request, slot=(channel, *self._slot(request)), urgent=True)
+            self._ask_worker(channel, request, urgent=True)
             stand_in = self.bank.nearest(request.key)
             if stand_in is None:
                 self.notes_skipped += 1  # nothing at this pitch yet: never wait for inference live
