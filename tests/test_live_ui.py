@@ -54,6 +54,19 @@ def _key(key: str) -> None:
     time.sleep(0.3)
 
 
+def _play_until(player: JackPlayer, events: list, *patterns: str, tries: int = 3) -> None:
+    """Send ``events`` until each pattern has appeared on the screen (each wait 10 s)."""
+    for attempt in range(tries):
+        player.schedule(events)
+        try:
+            for pattern in patterns:
+                _wait_for(pattern, timeout=10)
+            return
+        except AssertionError:
+            if attempt == tries - 1:
+                raise
+
+
 def test_terminal_ui_shows_the_instrument_and_its_keys_work(tmp_path):
     config = tmp_path / "play.toml"
     config.write_text("# settings of this test's synth play; MIDI learn adds its binding here\n")
@@ -87,10 +100,11 @@ def test_terminal_ui_shows_the_instrument_and_its_keys_work(tmp_path):
         port = probe.get_ports("gansynth-ui", is_midi=True, is_input=True)[0].name
         probe.close()
         player.start(port, [])
-        player.schedule([(0.0, bytes([0xB0, 85, 100])), (0.1, bytes([0x90, 60, 100])), (1.5, bytes([0x80, 60, 0]))])
-        _wait_for(r"(?m)^\W*>2\s+85\s", timeout=10)
-        _wait_for(r"notes [1-9]")
-        _wait_for(r"brightness \d+\.\d\d kHz")  # the spectrum of the sounding note
+        # JACK drops a cycle's MIDI for a client that misses that cycle (an xrun on a loaded
+        # machine: CI saw 52 underflows here and a lost note-on), so press again as a player would.
+        _play_until(player, [(0.0, bytes([0xB0, 85, 100]))], r"(?m)^\W*>2\s+85\s")
+        _play_until(player, [(0.0, bytes([0x90, 60, 100])), (1.5, bytes([0x80, 60, 0]))],
+                    r"notes [1-9]", r"brightness \d+\.\d\d kHz")  # the spectrum of the sounding note
         # The binding is saved when learned, into the user's file, which keeps its own lines.
         _wait_for(r"now follows CC 85; saved in")
         text = config.read_text()
