@@ -24,15 +24,19 @@ import time
 import numpy as np
 import pytest
 
+from synth.ostune import jack_server_realtime
 from tests.jack_harness import JackPlayer, jack_running, midi_port, start_synth, stop_synth
 
-if not os.environ.get("GANSYNTH_LIVE_TIMBRE"):
-    pytest.skip("the live-timbre JACK test runs with GANSYNTH_LIVE_TIMBRE=1 (tests/run.sh says why)",
-                allow_module_level=True)
 if not jack_running():
     if os.environ.get("GANSYNTH_REQUIRE_JACK"):
         raise RuntimeError("no JACK server is running; `make test` starts one (jackd -d dummy)")
     pytest.skip("no JACK server running (make test starts one)", allow_module_level=True)
+if not jack_server_realtime():
+    # Timing judged to the block needs the server a musician runs. With --no-realtime on a 2-core
+    # VM the clients saw ~50 xruns per take beside one busy process (real-time: 0-1), and a burst
+    # covers whole notes. tests/run.sh starts a real-time server wherever the machine allows it.
+    pytest.skip("the live-timbre test needs a real-time JACK server (jackd -R; make test starts one "
+                "where the machine allows)", allow_module_level=True)
 
 NOTE, VELOCITY = 60, 100
 KNOB_CCS = [1, 70, 71, 72, 73, 74, 75, 76, 77]
