@@ -46,6 +46,9 @@ DEFAULTS: dict[str, Any] = {
         "gp_weight": 10.0, "r1_weight": 0.0,
         "ema_decay": 0.995, "crop_samples": 16000, "checkpoint_every": 100, "log_every": 10, "threads": 0,
         "device": "auto", "mixed_precision": True, "sample_every": 250, "tensorboard": True,
+        # The palette's first stage (training/analysis.py): the decoder's controls regressed on the
+        # harmonic and noise analysis of each real note, before the audio-domain stage.
+        "control_steps": 0, "control_batch_size": 64,
     },
 }
 
@@ -73,6 +76,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "train.recon_weight": (0.0, 1000.0), "train.gp_weight": (0.0, 1000.0), "train.r1_weight": (0.0, 1000.0),
     "train.ema_decay": (0.0, 1.0), "train.crop_samples": (256, 10_000_000), "train.checkpoint_every": (1, 10_000_000),
     "train.log_every": (1, 10_000_000), "train.threads": (0, 1024), "train.sample_every": (1, 10_000_000),
+    "train.control_steps": (0, 100_000_000), "train.control_batch_size": (1, 4096),
 }
 
 
@@ -83,6 +87,10 @@ def _check_limits(config: dict[str, Any]) -> None:
             node = node[part]
         if not low <= node <= high:
             raise ConfigError(f"config key '{dotted}' is {node!r}", hint=f"it must lie in {low:g}..{high:g}")
+    if config["train"]["control_steps"] and (config["architecture"] != "harmonic" or not config["encoder"]["enabled"]):
+        raise ConfigError("train.control_steps needs the harmonic architecture and encoder.enabled = true",
+                          hint="the control stage fits the harmonic decoder's controls to encoded real notes; "
+                               "set train.control_steps = 0 otherwise")
     if config["model"]["pitch_min"] > config["model"]["pitch_max"]:
         raise ConfigError(f"model.pitch_min ({config['model']['pitch_min']}) is above model.pitch_max "
                           f"({config['model']['pitch_max']})", hint="swap them")

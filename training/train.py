@@ -29,6 +29,7 @@ from tqdm import tqdm
 from synth.errors import ConfigError, DataError
 from synth.files import atomic_file
 from training.config import complete, config_hash
+from training.control_stage import ControlStage
 from training.data import NoteDataset
 from training.distributed import Group
 from training.losses import discriminator_loss, feature_matching, generator_loss, gradient_penalty, r1_penalty
@@ -99,6 +100,7 @@ class Trainer:
         self.step = 0
         self.history: list[dict[str, float]] = []
         self.monitor: Monitor | None = None
+        self.control: ControlStage | None = None  # made when the control stage first runs
 
     # -- state -------------------------------------------------------------------------------
     def _rng_state(self) -> dict[str, Any]:
@@ -164,6 +166,12 @@ class Trainer:
 
     def train_step(self) -> dict[str, float]:
         train = self.config["train"]
+        if self.step < train["control_steps"]:  # the palette's first stage (training/control_stage.py)
+            if self.control is None:
+                self.control = ControlStage(self)
+            losses = self.control.step()
+            self._finish_step(train["ema_decay"])
+            return losses
         kind = train["gan_loss"]
         real, pitch, velocity = self.batch()
         latent_dim = self.config["model"]["latent_dim"]
@@ -228,13 +236,18 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.group.average_gradients(self.generator)
+        if self.encoder is not None:
+            self.group.average_gradients(self.encoder)
         self.opt_g.step()
-        self._update_ema(train["ema_decay"])
-        self.step += 1
+        self._finish_step(train["ema_decay"])
         losses.update({"d": d_loss.item(), "g_adv": adversarial.item(), "fm": matching.item(), "stft": recon.item()})
         if kl is not None:
             losses["kl"] = kl.item()
         return losses
+
+    def _finish_step(self, ema_decay: float) -> None:
+        self._update_ema(ema_decay)
+        self.step += 1
 
     @torch.no_grad()
     def _update_ema(self, decay: float) -> None:
@@ -261,7 +274,8 @@ class Trainer:
                 if self.step % train["log_every"] == 0:
                     losses["step"], losses["elapsed_s"] = self.step, time.time() - started
                     self.history.append(losses)
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k in ("d", "g_adv", "stft", "kl")})
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()
+                                    if k in ("d", "g_adv", "stft", "kl", "harm", "noise")})
                     if self.monitor:
                         self.monitor.scalars(self.step, losses)
                 if self.monitor and self.step % train["sample_every"] == 0:

@@ -82,8 +82,14 @@ class TimbreEncoder(nn.Module):
 
     def forward(self, audio: torch.Tensor, pitch: torch.Tensor,
                 velocity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        audio = audio[:, :self.max_samples]  # the first second holds attack and body
-        x = self.body(self.features(audio))
+        # the first second holds attack and body
+        return self.encode_features(self.features(audio[:, :self.max_samples]), pitch, velocity)
+
+    def encode_features(self, mel: torch.Tensor, pitch: torch.Tensor,
+                        velocity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same from the log-mel of the note's first ``max_samples`` (the features are fixed:
+        training computes them once per note)."""
+        x = self.body(mel)
         pooled = torch.cat([x.mean(dim=2), x.amax(dim=2)], dim=1)
         pitch_scalar = (pitch.to(torch.float32) - 60.0) / 24.0
         out = self.head(torch.cat([pooled, pitch_scalar[:, None], velocity[:, None]], dim=1))

@@ -1,0 +1,76 @@
+"""The palette's first stage: the encoder and the decoder's control network learn from the analysis
+of every real note (``training/analysis.py``), no audio rendered, milliseconds a step.
+
+Each step encodes a batch of notes (their log-mel, computed once), decodes the latents to the
+harmonic generator's controls and pulls them toward the analysed harmonic amplitudes and noise
+gains in the log domain, with the VAE's KL term. The audio-domain stage that follows (STFT and
+adversarial losses, ``Trainer.train_step``) starts from a decoder that already plays each
+instrument's spectrum and envelope.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from training.analysis import analyse_notes, control_loss
+from training.models.encoder import kl_to_normal
+
+if TYPE_CHECKING:
+    from training.train import Trainer
+
+CHUNK = 64  # notes analysed and encoded at a time when the stage starts
+
+
+class ControlStage:
+    """Targets for every training note, and the step that fits the controls to them."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+        model, data = trainer.config["model"], trainer.data
+        started = time.time()
+        mels, harmonics, noises, weights = [], [], [], []
+        encoder = trainer.encoder
+        for start in range(0, len(data), CHUNK):
+            rows = np.arange(start, min(len(data), start + CHUNK))
+            audio = np.asarray(data.audio[rows], dtype=np.float32)
+            with torch.no_grad():
+                mels.append(encoder.features(torch.from_numpy(audio[:, :encoder.max_samples])))
+            h, n, w = analyse_notes(audio, data.pitch[rows], data.sample_rate, model["num_frames"],
+                                    model["num_harmonics"], model["num_noise_bands"])
+            harmonics.append(h)
+            noises.append(n)
+            weights.append(w)
+        device = trainer.device
+        self.mel = torch.cat(mels).to(device)
+        self.harmonics = torch.from_numpy(np.concatenate(harmonics)).to(device)
+        self.noise = torch.from_numpy(np.concatenate(noises)).to(device)
+        self.weight = torch.from_numpy(np.concatenate(weights)).to(device)
+        self.pitch = torch.from_numpy(data.pitch).to(device)
+        self.velocity = torch.from_numpy(data.velocity).to(device)
+        if trainer.group.leader:
+            print(f"control stage: {len(data)} notes analysed in {time.time() - started:.0f} s", file=sys.stderr)
+
+    def step(self) -> dict[str, float]:
+        trainer = self.trainer
+        config = trainer.config
+        size = config["train"]["control_batch_size"]
+        idx = torch.from_numpy(np.sort(trainer.rng.integers(0, len(self.pitch), size))).to(trainer.device)
+        pitch, velocity = self.pitch[idx], self.velocity[idx]
+        mean, log_variance = trainer.encoder.encode_features(self.mel[idx], pitch, velocity)
+        z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
+        kl = kl_to_normal(mean, log_variance)
+        controls = trainer.generator.get_controls(z, pitch, velocity)
+        harmonic, noise = control_loss(controls, self.harmonics[idx], self.noise[idx], self.weight[idx])
+        warm = min(1.0, (trainer.step + 1) / max(1, config["encoder"]["kl_warmup_steps"]))
+        loss = harmonic + 0.5 * noise + config["encoder"]["kl_weight"] * warm * kl
+        trainer.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        trainer.group.average_gradients(trainer.generator)
+        trainer.group.average_gradients(trainer.encoder)
+        trainer.opt_g.step()
+        return {"harm": harmonic.item(), "noise": noise.item(), "kl": kl.item()}
