@@ -22,7 +22,9 @@ DEFAULT_KNOB_CCS = [1, 70, 71, 72, 73, 74, 75, 76, 77]
 DEFAULTS: dict[str, Any] = {
     "engine": {"polyphony": 32, "velocity_buckets": 8, "cache_mb": 256, "master_gain": 0.8,
                "worker_process": True},
-    "midi": {"knob_ccs": DEFAULT_KNOB_CCS, "pitch_bend_range": 2.0, "morph_cc": 78},
+    # drum_channel: General MIDI's percussion channel (1-16), whose notes are skipped until a drum
+    # model exists; 0 plays every channel.
+    "midi": {"knob_ccs": DEFAULT_KNOB_CCS, "pitch_bend_range": 2.0, "morph_cc": 78, "drum_channel": 10},
     "envelope": Envelope().to_dict(),
     "presets": {"files": [], "count": 8},
     # The live host's audio: frames per block, and blocks rendered ahead in the ring (latency is
@@ -33,7 +35,7 @@ DEFAULTS: dict[str, Any] = {
 LIMITS: dict[str, tuple[float, float]] = {
     "engine.polyphony": (1, 256), "engine.velocity_buckets": (1, 128), "engine.cache_mb": (8, 65536),
     "engine.master_gain": (0.0, 4.0), "midi.pitch_bend_range": (0.0, 48.0), "midi.morph_cc": (0, 119),
-    "presets.count": (1, 128), "live.block_size": (16, 8192), "live.ring_blocks": (1, 64),
+    "midi.drum_channel": (0, 16), "presets.count": (1, 128), "live.block_size": (16, 8192), "live.ring_blocks": (1, 64),
 }
 
 

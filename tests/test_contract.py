@@ -12,7 +12,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from synth.errors import ModelError
-from synth.plugin.contract import CONTRACT_VERSION, parse_manifest
+from synth.plugin.contract import CONTRACT_VERSION, READABLE_VERSIONS, parse_manifest
 from synth.plugin.model import GeneratorModel
 
 
@@ -33,7 +33,7 @@ def _set_meta(proto, key, value=None):
 
 def test_default_model_is_valid(default_model):
     m = default_model.manifest
-    assert m.contract_version == CONTRACT_VERSION
+    assert m.contract_version in READABLE_VERSIONS  # the shipped model may be a version-1 file
     assert m.pitch_conditioned and m.velocity_input
     assert m.sample_rate >= 32000
     probe = default_model.probe()
@@ -58,6 +58,10 @@ def test_generate_shapes_and_dynamic_batch(tiny_model_path):
     (lambda p: _set_meta(p, "latent_directions", "[[1, 2"), "unreadable manifest key 'latent_directions'"),
     (lambda p: _set_meta(p, "num_samples", "12345"), "its manifest says 12345"),
     (lambda p: _set_meta(p, "velocity_input", "false"), "inputs"),
+    (lambda p: _set_meta(p, "instruments", '[{"name": "x", "program": 0, "latent": [1]}]'), "has a latent of 1"),
+    (lambda p: _set_meta(p, "instruments", '[{"name": "x", "program": 200, "latent": []}]'), "GM program 0..127"),
+    (lambda p: _set_meta(p, "instruments", '[{"name": "x"}]'), "exactly 'name', 'program' and 'latent'"),
+    (lambda p: _set_meta(p, "encoder", "not base64!"), "'encoder' is not base64"),
 ])
 def test_broken_manifest_is_refused(tiny_model_path, tmp_path, edit, needle):
     broken = _rewrite(tiny_model_path, tmp_path / "broken.onnx", edit)
@@ -232,3 +236,17 @@ def test_broken_file_gets_no_onnxruntime_banner(tmp_path):
     path.write_bytes(_graph_model(tmp_path).read_bytes()[:200])
     result = _inspect(str(path))
     assert result.returncode == 2 and "EP Error" not in result.stdout + result.stderr
+
+
+def test_a_version_2_manifest_round_trips_with_its_instruments(default_model):
+    from dataclasses import replace
+
+    m = default_model.manifest
+    latent = [0.25] * m.latent_dim
+    v2 = replace(m, contract_version=CONTRACT_VERSION, encoder="AAAA", encoder_samples=32000,
+                 instruments=[{"name": "Violin", "program": 40, "latent": latent}])
+    back = parse_manifest(v2.to_metadata())
+    assert back.instruments == v2.instruments and back.encoder == "AAAA" and back.encoder_samples == 32000
+    assert back.contract_version == 2
+    # A file without the version-2 keys writes none of them: version 1 hosts' files stay as they were.
+    assert "instruments" not in m.to_metadata() and "encoder" not in m.to_metadata()

@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from ..engine.latent import Preset, default_presets
+from ..engine.latent import Preset, default_presets, instrument_presets
 from ..errors import ConfigError, SynthError
 from ..settings import Settings
 
@@ -124,14 +124,20 @@ def build_synth(args: argparse.Namespace, threads: int = 0):
         raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
     settings = Settings.load(args.config).with_overrides(args.overrides)
     model = GeneratorModel.load(args.model, device=args.device, threads=threads)
-    presets = default_presets(settings["presets.count"])
-    for preset in presets:
-        preset.seed += args.seed
-    for slot, path in enumerate(list(settings["presets.files"]) + list(args.preset)):
-        if slot >= len(presets):
-            presets.append(Preset.load(Path(path)))
-        else:
-            presets[slot] = Preset.load(Path(path))
+    chosen = [Preset.load(Path(path)) for path in list(settings["presets.files"]) + list(args.preset)]
+    if model.manifest.instruments:
+        # A palette model: the user's presets first (channels start on the first), then its
+        # instruments, which program changes pick by their GM program.
+        presets = chosen + instrument_presets(model.manifest)
+    else:
+        presets = default_presets(settings["presets.count"])
+        for preset in presets:
+            preset.seed += args.seed
+        for slot, preset in enumerate(chosen):
+            if slot >= len(presets):
+                presets.append(preset)
+            else:
+                presets[slot] = preset
     for preset in presets:
         if preset.model_sha256 and preset.model_sha256 != model.sha256:
             raise ConfigError(f"preset '{preset.name}' was made for another model "

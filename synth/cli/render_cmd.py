@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     report = render_file(synth, args.midi, args.output, args.samplerate, args.subtype or "PCM_16",
                          progress=not args.quiet, fmt=fmt)
     took = time.perf_counter() - started
+    for notice in synth.notices:  # a program this model lacks, drums skipped: each once
+        print(notice, file=sys.stderr)
     print(f"rendered {report.notes} notes, {report.seconds:.1f} s of audio in {took:.1f} s "
           f"({report.seconds / max(took, 1e-9):.0f}x real time, {report.generated} notes generated, "
           f"peak {report.peak:.2f}) on {synth.model.device_description}", file=sys.stderr)

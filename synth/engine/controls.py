@@ -9,11 +9,13 @@ generated note (its cache key, latent and velocity) a note-on plays.
 
 from __future__ import annotations
 
+import collections
 import copy
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from .. import gm
 from ..errors import ConfigError
 from ..midi import events as ev
 from ..notes.prepare import NoteKey, NoteRequest, latent_digest
@@ -21,7 +23,7 @@ from ..plugin.model import GeneratorModel
 from ..settings import Settings
 from .channels import ChannelState
 from .envelope import Envelope
-from .latent import LatentSpace, Preset, default_presets, quantise_knob
+from .latent import LatentSpace, Preset, default_presets, instrument_presets, quantise_knob
 
 
 class SoundControls:
@@ -33,7 +35,10 @@ class SoundControls:
         self.manifest = model.manifest
         self.settings = settings or Settings()
         self.latents = LatentSpace(self.manifest)
-        self.presets = presets or default_presets(self.settings["presets.count"])
+        self.presets = presets or instrument_presets(self.manifest) or default_presets(self.settings["presets.count"])
+        # What a player should be told (a program this model lacks, drums skipped): the hosts say it.
+        self.notices: collections.deque[str] = collections.deque(maxlen=64)
+        self._noticed: set[str] = set()
         self.knob_ccs = {cc: k for k, cc in enumerate(self.settings["midi.knob_ccs"][: self.latents.num_knobs])}
         self.learning: int | None = None  # knob waiting for MIDI learn to bind the next CC
         # Told the new knob CCs after each binding (the live host saves them; never blocks).
@@ -103,6 +108,39 @@ class SoundControls:
             state.envelope = self._envelope_for(preset)
             state.morph_target = (index + 1) % len(self.presets)
             state.timbre_moved()
+
+    def select_program(self, program: int, channel: int) -> None:
+        """Program change: with instruments that name their GM programs, GM program ``program``'s
+        (or the nearest the model has: the same family first, then the closest number, named in a
+        notice); otherwise preset ``program`` modulo their count, as before instruments."""
+        playable = [(index, preset.program) for index, preset in enumerate(self.presets) if preset.program is not None]
+        if not playable:
+            self.select_preset(program % len(self.presets), channel)
+            return
+        index, found = min(playable, key=lambda item: (gm.family(item[1]) != gm.family(program),
+                                                       abs(item[1] - program), item[0]))
+        if found != program:
+            self._notice(f"channel {channel + 1}: program {program + 1} ({gm.program_name(program)}) is not in this "
+                         f"model; playing {self.presets[index].name}, the nearest it has")
+        self.select_preset(index, channel)
+
+    def skips(self, channel: int) -> bool:
+        """Whether note-ons on ``channel`` are skipped: the GM drum channel, until a drum model exists."""
+        if channel + 1 != self.settings["midi.drum_channel"]:
+            return False
+        self._notice(f"channel {channel + 1} is General MIDI percussion and this model plays no drums: "
+                     "its notes are skipped (set [midi] drum_channel = 0 to play them)")
+        return True
+
+    def _notice(self, text: str) -> None:
+        if text not in self._noticed:  # once each: a song repeats its program changes
+            self._noticed.add(text)
+            self.notices.append(text)
+
+    def instrument_name(self, channel: int = 0) -> str:
+        """What the channel plays, for people: its preset's name (and GM program, if it has one)."""
+        preset = self.presets[self.channels[channel].preset_index]
+        return preset.name if preset.program is None else f"{preset.name} (GM {preset.program + 1})"
 
     def channel_latent(self, channel: int) -> tuple[np.ndarray, bytes]:
         state = self.channels[channel]
@@ -184,7 +222,8 @@ class SoundControls:
             for position, event in events:
                 kind, channel = event.kind, event.channel
                 if kind == ev.NOTE_ON:
-                    upcoming.append((position, self.note_request(channel, event.a, event.b)))
+                    if channel + 1 != self.settings["midi.drum_channel"]:
+                        upcoming.append((position, self.note_request(channel, event.a, event.b)))
                     continue
                 if not (kind == ev.PROGRAM or self.moves_latent(event)):
                     continue
@@ -194,7 +233,7 @@ class SoundControls:
                     for state in self.channels:
                         state.knobs = list(state.knobs)  # the one field changed in place
                 if kind == ev.PROGRAM:
-                    self.select_preset(event.a % len(self.presets), channel)
+                    self.select_program(event.a, channel)
                 elif event.a in self.knob_ccs:
                     self.set_knob(self.knob_ccs[event.a], event.b / 127.0, channel)
                 else:

@@ -61,6 +61,7 @@ class Preset:
     knobs: list[float] = field(default_factory=list)
     envelope: Envelope = field(default_factory=Envelope)
     model_sha256: str | None = None
+    program: int | None = None  # the General MIDI program it plays (a model's instruments have one)
 
     def base(self, manifest: Manifest) -> np.ndarray:
         if self.latent is not None:
@@ -71,14 +72,17 @@ class Preset:
         return base_latent(manifest, self.seed)
 
     def to_dict(self) -> dict:
-        return {"format": PRESET_FORMAT, "name": self.name, "seed": self.seed, "latent": self.latent,
+        data = {"format": PRESET_FORMAT, "name": self.name, "seed": self.seed, "latent": self.latent,
                 "knobs": self.knobs, "envelope": self.envelope.to_dict(), "model_sha256": self.model_sha256}
+        if self.program is not None:
+            data["program"] = self.program
+        return data
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "preset") -> Preset:
         if not isinstance(data, dict):
             raise ConfigError(f"{source} must hold a JSON object")
-        known = {"format", "name", "seed", "latent", "knobs", "envelope", "model_sha256"}
+        known = {"format", "name", "seed", "latent", "knobs", "envelope", "model_sha256", "program"}
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"{source} has unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -95,9 +99,13 @@ class Preset:
         seed = data.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"{source} seed must be a non-negative integer, got {seed!r}")
+        program = data.get("program")
+        if program is not None and (not isinstance(program, int) or isinstance(program, bool)
+                                    or not 0 <= program <= 127):
+            raise ConfigError(f"{source} program must be a General MIDI program 0..127, got {program!r}")
         return cls(name=str(data.get("name", "preset")), seed=seed, latent=latent,
                    knobs=[float(k) for k in knobs], envelope=Envelope.from_dict(data.get("envelope", {})),
-                   model_sha256=data.get("model_sha256"))
+                   model_sha256=data.get("model_sha256"), program=program)
 
     def save(self, path: Path) -> None:
         write_text_atomically(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
@@ -110,6 +118,12 @@ class Preset:
 
 def default_presets(count: int = 8) -> list[Preset]:
     return [Preset(name=f"Preset {i + 1}", seed=i) for i in range(count)]
+
+
+def instrument_presets(manifest: Manifest) -> list[Preset]:
+    """A palette model's factory presets: its instruments, each a named latent with a GM program."""
+    return [Preset(name=item["name"], latent=[float(x) for x in item["latent"]], program=int(item["program"]))
+            for item in manifest.instruments]
 
 
 class LatentSpace:

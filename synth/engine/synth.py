@@ -194,7 +194,7 @@ class Synth(SoundControls, TimbreFollowing):
         elif kind == ev.PITCH_BEND:
             ch.bend = event.b
         elif kind == ev.PROGRAM:
-            self.select_preset(event.a % len(self.presets), event.channel)
+            self.select_program(event.a, event.channel)
 
     def panic(self) -> None:
         """All sound off on every channel, controllers reset."""
@@ -202,6 +202,8 @@ class Synth(SoundControls, TimbreFollowing):
         self._reset_channels(keep_presets=True)
 
     def _note_on(self, channel: int, note: int, velocity: int) -> None:
+        if self.skips(channel):
+            return
         self.channels[channel].struck(note, velocity)  # a key likely struck again (even if skipped now)
         found = self._note_for(channel, note, velocity)
         if found is None:

@@ -261,6 +261,9 @@ class LiveHost:
         ostune.make_realtime(synth.worker.native_id)
 
     def _report_worker(self) -> None:
+        notices = self.synth.notices
+        while notices:  # a program this model lacks, drums skipped: each said once
+            self.say(notices.popleft())
         error = self.synth.worker.error
         if error is not None and error != self._worker_reported:
             self._worker_reported = error

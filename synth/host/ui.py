@@ -101,8 +101,7 @@ class TerminalUI:
         status.add_row("level R", meter(float(host.level[-1])))
         line, centroid = spectrum(np.roll(host.scope, -host.scope_at), host.rate)
         status.add_row("spectrum", f"{line}  " + (f"brightness {centroid / 1000:.2f} kHz" if centroid else "silent"))
-        preset = synth.presets[channel.preset_index]
-        status.add_row("preset", f"{channel.preset_index}: {preset.name}   morph {channel.morph:.2f}")
+        status.add_row("instrument", f"{channel.preset_index}: {synth.instrument_name(0)}   morph {channel.morph:.2f}")
         if self.naming is not None:
             status.add_row("save as", f"{self.naming}_   (Enter saves, Esc cancels)")
         knobs = Table("knob", "CC", "value", box=None, padding=(0, 1))

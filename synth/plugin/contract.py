@@ -14,6 +14,8 @@ This module must not import onnxruntime or torch: it is pure data and checks.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 from collections.abc import Callable
@@ -22,7 +24,8 @@ from typing import Any
 
 from ..errors import ModelError
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2  # 2 adds instruments (named latents with their GM program) and an encoder
+READABLE_VERSIONS = (1, 2)
 INPUT_LATENT = "z"
 INPUT_PITCH = "pitch"
 INPUT_VELOCITY = "velocity"
@@ -76,6 +79,35 @@ def _text(value: Any) -> str | None:
     return None if len(value) <= 10_000 else "is longer than 10000 characters"
 
 
+def _instruments(value: Any) -> str | None:
+    if not isinstance(value, list):
+        return "must be a JSON list of instruments"
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"name", "program", "latent"}:
+            return "must hold objects with exactly 'name', 'program' and 'latent'"
+        if not isinstance(item["name"], str) or not 0 < len(item["name"]) <= 200:
+            return "must name each instrument (1-200 characters)"
+        program = item["program"]
+        if not isinstance(program, int) or isinstance(program, bool) or not 0 <= program <= 127:
+            return f"must give each instrument a GM program 0..127, got {program!r}"
+        latent = item["latent"]
+        if not isinstance(latent, list) or not all(
+                isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in latent):
+            return f"must give instrument {item['name']!r} a latent of finite numbers"
+    return None
+
+
+def _encoder(value: Any) -> str | None:
+    # The encoder's ONNX graph, base64: decoded (and run) only when a sample is encoded.
+    if len(value) > 64_000_000:
+        return "is larger than 64 MB"
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return "is not base64"
+    return None
+
+
 FIELDS: dict[str, Field] = {
     "contract_version": Field(int),
     "name": Field(str, _text),
@@ -97,7 +129,14 @@ FIELDS: dict[str, Field] = {
     "exported_at": Field(str, _text, required=False, default=""),
     "config_hash": Field(str, _text, required=False, default=""),
     "description": Field(str, _text, required=False, default=""),
+    # version 2
+    "instruments": Field(json.loads, _instruments, required=False, default=[]),
+    "encoder": Field(str, _encoder, required=False, default=""),
+    "encoder_samples": Field(int, _int_range(0, 192_000 * 30), required=False, default=0),
 }
+
+
+V2_KEYS = ("instruments", "encoder", "encoder_samples")
 
 
 @dataclass(frozen=True)
@@ -128,6 +167,9 @@ class Manifest:
     exported_at: str = ""
     config_hash: str = ""
     description: str = ""
+    instruments: list[dict] = field(default_factory=list)  # [{"name", "program", "latent"}]
+    encoder: str = ""  # base64 ONNX: audio [B, encoder_samples], pitch, velocity -> latent_mean
+    encoder_samples: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -138,7 +180,7 @@ class Manifest:
         """The manifest as ``metadata_props`` strings (the inverse of :func:`parse_manifest`)."""
         out: dict[str, str] = {}
         for key, value in asdict(self).items():
-            if key == "extra":
+            if key == "extra" or (key in V2_KEYS and not value):  # a file without them reads as before
                 continue
             if isinstance(value, bool):
                 out[key] = "true" if value else "false"
@@ -173,10 +215,10 @@ def parse_manifest(metadata: dict[str, str], source: str = "model") -> Manifest:
         if problem:
             raise ModelError(f"{source} manifest key '{key}' {problem}")
         values[key] = value
-    if values["contract_version"] != CONTRACT_VERSION:
+    if values["contract_version"] not in READABLE_VERSIONS:
         raise ModelError(
             f"{source} follows contract version {values['contract_version']}, "
-            f"this host reads version {CONTRACT_VERSION}",
+            f"this host reads versions {', '.join(map(str, READABLE_VERSIONS))}",
             hint="re-export the model with this version of `synth export`",
         )
     if values["pitch_min"] > values["pitch_max"]:
@@ -186,6 +228,12 @@ def parse_manifest(metadata: dict[str, str], source: str = "model") -> Manifest:
         raise ModelError(f"{source} latent_directions rows must each have latent_dim={values['latent_dim']} numbers")
     if len(spreads) != len(directions):
         raise ModelError(f"{source} has {len(directions)} latent directions but {len(spreads)} spreads")
+    for item in values["instruments"]:
+        if len(item["latent"]) != values["latent_dim"]:
+            raise ModelError(f"{source} instrument {item['name']!r} has a latent of {len(item['latent'])} numbers, "
+                             f"latent_dim is {values['latent_dim']}")
+    if values["encoder"] and not values["encoder_samples"]:
+        raise ModelError(f"{source} has an encoder but no encoder_samples", hint="see docs/model-contract.md")
     extra = {k: v for k, v in metadata.items() if k not in FIELDS}
     return Manifest(**values, extra=extra)
 
