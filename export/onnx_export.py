@@ -21,6 +21,7 @@ import onnx
 import torch
 
 from export.directions import pca_directions
+from export.palette import PaletteParts, palette_parts
 from export.variants import optimized, stamp, static_batch
 from synth.errors import ModelError
 from synth.files import atomic_file
@@ -52,6 +53,7 @@ class ExportReport:
     size_bytes: int
     explained_variance: list[float]  # per knob direction (empty: random directions)
     variants: list[VariantReport] = field(default_factory=list)  # the main file first
+    instruments: list[str] = field(default_factory=list)  # a palette model's, by name
 
 
 def random_directions(latent_dim: int, count: int, seed: int) -> np.ndarray:
@@ -82,12 +84,17 @@ def _export_to(generator: torch.nn.Module, args: tuple, buffer: io.BytesIO) -> N
 
 
 def build_manifest(config: dict[str, Any], name: str, data_description: str, step: int,
-                   directions: np.ndarray | None = None, spreads: np.ndarray | None = None) -> Manifest:
+                   directions: np.ndarray | None = None, spreads: np.ndarray | None = None,
+                   palette: PaletteParts | None = None) -> Manifest:
     model = config["model"]
     if directions is None:
         directions = random_directions(model["latent_dim"], NUM_KNOBS, config["seed"])
         spreads = np.full(len(directions), 1.5)
-    return Manifest(
+    extra = {}
+    if palette is not None:
+        extra = {"instruments": palette.instruments, "encoder": palette.encoder,
+                 "encoder_samples": palette.encoder_samples, "encoder_features": palette.encoder_features}
+    return Manifest(**extra,
         name=name, sample_rate=model["sample_rate"], num_samples=model["num_samples"],
         latent_dim=model["latent_dim"], latent_prior="normal", pitch_conditioned=True,
         pitch_min=model["pitch_min"], pitch_max=model["pitch_max"], velocity_input=True,
@@ -106,13 +113,15 @@ def variant_path(output: Path, variant: str) -> Path:
 def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None, use_ema: bool = True,
                       tolerance: float = 1e-4, parity_batch: int = 8, pca_samples: int = 256,
                       optimize: bool = False, static_batches: tuple[int, ...] = (),
-                      fp16: bool = False) -> ExportReport:
+                      fp16: bool = False, data: Path | None = None) -> ExportReport:
     """Export ``checkpoint`` to ``output``; raise :class:`ModelError` if parity fails.
 
     ``pca_samples`` latents are used to find the knob directions by PCA (0: seeded random directions).
     ``optimize``, ``static_batches`` and ``fp16`` also write those variants beside ``output``
     (:func:`variant_path`), each checked against the float32 torch model like the main file
-    (fp16 within ``FP16_TOLERANCE``).
+    (fp16 within ``FP16_TOLERANCE``). A palette checkpoint (one with an encoder) also gets its
+    instruments, knobs through them and the encoder (:mod:`export.palette`), from the training
+    notes in ``data`` (default: the folder its config names).
     """
     state = load_checkpoint(Path(checkpoint))
     config = state["config"]
@@ -121,12 +130,18 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
     generator.eval()
     model = config["model"]
     proto = _torch_export(generator, model["latent_dim"])
-    found = None
-    if pca_samples > 0:
+    found = palette = None
+    if "encoder" in state:
+        palette = palette_parts(state, data, NUM_KNOBS)
+        directions, spreads, variance = palette.directions, palette.spreads, palette.explained_variance
+    elif pca_samples > 0:
         found = pca_directions(generator, model["latent_dim"], model["sample_rate"],
                                (model["pitch_min"], model["pitch_max"]), NUM_KNOBS, pca_samples, config["seed"])
+        directions, spreads, variance = found.vectors, found.spreads, found.explained_variance
+    else:
+        directions = spreads = variance = None
     manifest = build_manifest(config, name or Path(output).stem, state.get("data", ""), state["step"],
-                              found.vectors if found else None, found.spreads if found else None)
+                              directions, spreads, palette)
     for key, value in manifest.to_metadata().items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -145,9 +160,10 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
         variant = static_batch(proto, batch)
         written.append(_write_checked(stamp(variant, f"batch{batch}"), variant_path(output, f"batch{batch}"),
                                       generator, tolerance, parity_batch, config["seed"], f"batch{batch}"))
-    variance = [float(v) for v in found.explained_variance] if found else []
     main = written[0]
-    return ExportReport(output, main.max_abs_error, parity_batch, main.size_bytes, variance, written)
+    shares = [float(v) for v in variance] if variance is not None else []
+    names = [item["name"] for item in palette.instruments] if palette else []
+    return ExportReport(output, main.max_abs_error, parity_batch, main.size_bytes, shares, written, names)
 
 
 def _half_precision_export(generator: torch.nn.Module, proto: onnx.ModelProto, latent_dim: int) -> onnx.ModelProto:

@@ -57,3 +57,41 @@ def tiny_model_path(tiny_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("models") / "tiny.onnx"
     export_checkpoint(tiny_run / "checkpoint.pt", out, name="tiny")
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_palette_dataset(tmp_path_factory) -> Path:
+    """Two real FluidSynth instruments (Electric Piano 1 and Violin), a few notes each, 16 kHz, 1 s."""
+    if shutil.which("fluidsynth") is None:
+        pytest.skip("fluidsynth is not installed (make test installs it)")
+    from training.data import build_soundfont_dataset
+
+    folder = tmp_path_factory.mktemp("data") / "tiny-palette"
+    return build_soundfont_dataset(folder, [4, 40], list(range(57, 70, 4)), [60, 110], sample_rate=16000,
+                                   num_samples=16000, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_palette_run(tiny_palette_dataset, tmp_path_factory) -> Path:
+    """A tiny palette model (encoder, both training stages for a few real steps): its run folder."""
+    from training.config import load_config
+    from training.train import Trainer
+
+    config = load_config([ROOT / "training/configs/default.toml"],
+                         TINY_CONFIG_OVERRIDES + [f"data.folder={str(tiny_palette_dataset)!r}", "encoder.enabled=true",
+                                                  "encoder.channels=16", "encoder.num_mels=16",
+                                                  "train.control_steps=2", "train.control_batch_size=4",
+                                                  "train.steps=4"])
+    run_dir = tmp_path_factory.mktemp("palette-run")
+    Trainer(config, run_dir).fit(progress=False)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_palette_path(tiny_palette_run, tmp_path_factory) -> Path:
+    """The tiny palette model exported to a contract-v2 plugin with its instruments and encoder."""
+    from export.onnx_export import export_checkpoint
+
+    out = tmp_path_factory.mktemp("models") / "tiny-palette.onnx"
+    export_checkpoint(tiny_palette_run / "checkpoint.pt", out, name="tiny palette")
+    return out

@@ -29,7 +29,7 @@ def _mount(folder: Path, options: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def places(tmp_path_factory, tiny_run, tiny_dataset, tiny_model_path):
+def places(tmp_path_factory, tiny_run, tiny_dataset, tiny_model_path, tiny_palette_path):
     """The files and folders the cases point at: a read-only folder and a 64 KiB one that is full
     after the first few writes, each holding a file of its own; saved work to keep; wrong kinds."""
     root = tmp_path_factory.mktemp("bad-input")
@@ -55,8 +55,14 @@ def places(tmp_path_factory, tiny_run, tiny_dataset, tiny_model_path):
     (wrong / "sound.wav").write_bytes((ROOT / "tests" / "__init__.py").read_bytes() + b"RIFF....WAVE")
     (wrong / "notes.mid").write_bytes(b"MThd\0\0\0\x06\0\0\0\x01\0\x60MTrk\0\0\0\x04\0\xff\x2f\0")  # no notes
     (wrong / "config.toml").write_text("[engine]\npolyphony = 8\n")
+    import numpy as np
+    import soundfile as sf
+
+    sf.write(wrong / "noise.wav", np.random.default_rng(0).uniform(-0.3, 0.3, 16000), 16000)
+    sf.write(wrong / "silent.wav", np.zeros(16000), 16000)
+    sf.write(wrong / "click.wav", np.sin(np.arange(400) * 0.2) * 0.5, 16000)  # 25 ms
     yield {"root": root, "ro": ro, "full": full, "saved": saved, "dataset": dataset, "wrong": wrong,
-           "run": tiny_run, "data": tiny_dataset, "model": tiny_model_path}
+           "run": tiny_run, "data": tiny_dataset, "model": tiny_model_path, "palette": tiny_palette_path}
     for folder in (ro, full):
         subprocess.run(["umount", str(folder)], capture_output=True)
 
@@ -119,6 +125,23 @@ CASES = [
          ["{root}/song.mp3", ".flac"]),
     Case("FLAC at a float subtype", ["render", str(DEMO), "-o", "{root}/song.flac", "--subtype", "FLOAT", "-q"],
          ["FLAC", "FLOAT"]),
+    # -- samples that are not one pitched note, or a model without an encoder
+    Case("noise as a sample", ["preset", "from-sample", "{wrong}/noise.wav", "-o", "{root}/n.json",
+                               "--model", "{palette}"], ["{wrong}/noise.wav", "no pitch", "--pitch"]),
+    Case("silence as a sample", ["preset", "from-sample", "{wrong}/silent.wav", "-o", "{root}/s.json",
+                                 "--model", "{palette}"], ["{wrong}/silent.wav", "silent"]),
+    Case("a 25 ms sample", ["preset", "from-sample", "{wrong}/click.wav", "-o", "{root}/c.json",
+                            "--model", "{palette}"], ["{wrong}/click.wav", "too short"]),
+    Case("a text file as a sample", ["preset", "from-sample", "{wrong}/sound.wav", "-o", "{root}/t.json",
+                                     "--model", "{palette}"], ["{wrong}/sound.wav", "not an audio file"]),
+    Case("a sample for a model with no encoder", ["preset", "from-sample", "{wrong}/noise.wav", "-o",
+                                                  "{root}/e.json", "--pitch", "60"], ["no encoder"]),
+    Case("a sample's preset over a saved one", ["preset", "from-sample", "{wrong}/noise.wav", "-o",
+                                                "{saved}/preset.json", "--model", "{palette}", "--pitch", "60"],
+         ["{saved}/preset.json", "--force"]),
+    Case("a sample's preset into a read-only folder", ["preset", "from-sample", "{wrong}/noise.wav", "-o",
+                                                       "{ro}/p.json", "--model", "{palette}", "--pitch", "60"],
+         ["{ro}/p.json"]),
     # -- numbers out of range, named with their range
     Case("sample rate 0", ["render", str(DEMO), "-o", "{root}/d.wav", "--samplerate", "0"], ["0", "8000..384000"]),
     Case("velocity 0 for one-shots", ["render", "--one-shots", "{root}/pack", "--velocities", "0"],
@@ -157,7 +180,7 @@ def _fill(text: str, places: dict) -> str:
 def _snapshot(places: dict) -> dict[Path, bytes]:
     """Every file under the places' folders, with its bytes."""
     files = {}
-    for key in ("ro", "full", "saved", "wrong", "run", "data", "model"):
+    for key in ("ro", "full", "saved", "wrong", "run", "data", "model", "palette"):
         base = places[key]
         for path in ([base] if base.is_file() else base.rglob("*")):
             if path.is_file():

@@ -243,10 +243,14 @@ def test_a_version_2_manifest_round_trips_with_its_instruments(default_model):
 
     m = default_model.manifest
     latent = [0.25] * m.latent_dim
+    recipe = {"n_fft": 1024, "hop": 256, "num_mels": 64, "fmin": 30.0, "floor": 1e-5}
     v2 = replace(m, contract_version=CONTRACT_VERSION, encoder="AAAA", encoder_samples=32000,
-                 instruments=[{"name": "Violin", "program": 40, "latent": latent}])
+                 encoder_features=recipe, instruments=[{"name": "Violin", "program": 40, "latent": latent}])
     back = parse_manifest(v2.to_metadata())
     assert back.instruments == v2.instruments and back.encoder == "AAAA" and back.encoder_samples == 32000
+    assert back.encoder_features == recipe
+    with pytest.raises(ModelError, match="no encoder_samples or encoder_features"):
+        parse_manifest(replace(v2, encoder_features={}).to_metadata())
     assert back.contract_version == 2
     # A file without the version-2 keys writes none of them: version 1 hosts' files stay as they were.
     assert "instruments" not in m.to_metadata() and "encoder" not in m.to_metadata()

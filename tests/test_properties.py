@@ -54,7 +54,7 @@ json_value = st.recursive(
     max_leaves=12)
 preset_like = st.fixed_dictionaries({}, optional={
     "format": json_value, "name": json_value, "seed": json_value, "latent": json_value, "knobs": json_value,
-    "envelope": json_value, "model_sha256": json_value})
+    "envelope": json_value, "model_sha256": json_value, "program": json_value})
 
 
 @settings(max_examples=300)

@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fp16", action="store_true",
                         help="also write NAME.fp16.onnx: the network in half precision, for CUDA "
                              "(on a CPU as fast as float32, measured; half the weights' size)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="a palette checkpoint's training data set (its instruments are the mean latents "
+                             "of their notes; default: the folder its config names)")
     parser.add_argument("--static-batch", type=batch_sizes, default=(), metavar="N[,N...]",
                         help="also write NAME.batchN.onnx with the batch size fixed to N, for each N")
 
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = export_checkpoint(args.checkpoint, args.output, name=args.name, use_ema=not args.no_ema,
                                    tolerance=args.tolerance, pca_samples=args.pca_samples,
-                                   optimize=args.optimize, static_batches=args.static_batch, fp16=args.fp16)
+                                   optimize=args.optimize, static_batches=args.static_batch, fp16=args.fp16,
+                                   data=args.data)
     except (RuntimeError, KeyError, EOFError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise SynthError(f"cannot export {args.checkpoint} ({first[:200]})",
@@ -59,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         rows += [f"| {v.variant} | {v.path.name} | {v.max_abs_error:.2e} | {v.size_bytes / 1e6:.2f} | "
                  f"{v.weights_sha256[:16]} |" for v in report.variants]
         print("\n".join(rows), file=sys.stderr)
+    if report.instruments:
+        print(f"instruments: {', '.join(report.instruments)}; knobs by PCA over their latents", file=sys.stderr)
     if report.explained_variance:
         shares = " ".join(f"{100 * v:.0f}%" for v in report.explained_variance)
         print(f"knob directions by PCA, share of timbre variance per knob: {shares}", file=sys.stderr)

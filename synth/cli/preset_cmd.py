@@ -1,4 +1,5 @@
-"""synth preset: make or check a preset file (latent seed, knob values, envelope, model hash)."""
+"""synth preset: make or check a preset file (latent seed, knob values, envelope, model hash), or
+encode a one-shot sample into one (palette models)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from .common import bounded, refuse_existing
 
 EXAMPLE = """examples:
   synth preset new -o warm.json --name Warm --seed 3 --knob 0=0.8 --knob 2=0.3 --release 0.6
+  synth preset from-sample cello-c3.wav -o cello.json
   synth render examples/demo.mid -o warm.wav --preset warm.json
   synth preset show warm.json"""
 
@@ -37,6 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     new.add_argument("--attack", type=bounded(float, 0, 10, " s"), default=None, help="seconds, 0-10")
     new.add_argument("--release", type=bounded(float, 0, 30, " s"), default=None, help="seconds, 0-30")
     new.add_argument("--model", type=Path, default=None, help="bind the preset to this model (default: built-in)")
+    sample = sub.add_parser("from-sample", help="encode a one-shot sample into a preset (palette models)",
+                            description="Encode a one-shot recording of one note (any rate, mono or stereo) "
+                                        "with the model's encoder into a preset that plays it across the keyboard.")
+    sample.add_argument("sample", type=Path, help="WAV, FLAC or Ogg file holding one note")
+    sample.add_argument("-o", "--output", type=Path, required=True, help="preset file to write (.json)")
+    sample.add_argument("--pitch", type=bounded(int, 0, 127), default=None,
+                        help="the sample's MIDI key (default: estimated with YIN)")
+    sample.add_argument("--name", default=None, help="the preset's name (default: the sample's file name)")
+    sample.add_argument("--force", action="store_true", help="replace a preset already at --output")
+    sample.add_argument("--model", type=Path, default=None, help="palette model to encode with (default: built-in)")
     show = sub.add_parser("show", help="check a preset file and print it")
     show.add_argument("preset", type=Path)
 
@@ -49,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "show":
         print(json.dumps(Preset.load(args.preset).to_dict(), indent=2))
         return 0
+    if args.action == "from-sample":
+        return _from_sample(args)
     refuse_existing(args.output, "preset", args.force)
     model = GeneratorModel.load(args.model, device="cpu")
     knobs = [0.5] * len(model.manifest.latent_directions)
@@ -64,5 +78,33 @@ def run(args: argparse.Namespace) -> int:
     preset = Preset(name=args.name or args.output.stem, seed=args.seed, knobs=knobs,
                     envelope=Envelope.from_dict(envelope), model_sha256=model.sha256)
     preset.save(args.output)
+    print(args.output)
+    return 0
+
+
+def _from_sample(args: argparse.Namespace) -> int:
+    import sys
+
+    from .. import gm
+    from ..engine.latent import Preset
+    from ..plugin.encode import encode_sample, nearest_instrument
+    from ..plugin.model import GeneratorModel
+
+    refuse_existing(args.output, "preset", args.force)
+    if not args.sample.is_file():
+        raise SynthError(f"sample {args.sample} does not exist" if not args.sample.exists()
+                         else f"sample {args.sample} is not a file", hint="give a WAV, FLAC or Ogg file")
+    model = GeneratorModel.load(args.model, device="cpu")
+    encoded = encode_sample(model.manifest, args.sample, args.pitch)
+    knobs = [0.5] * len(model.manifest.latent_directions)
+    preset = Preset(name=args.name or args.sample.stem, latent=[round(float(x), 5) for x in encoded.latent],
+                    knobs=knobs, model_sha256=model.sha256)
+    preset.save(args.output)
+    how = (f"estimated MIDI {encoded.pitch} ({encoded.cents:+.0f} cents)" if encoded.estimated
+           else f"MIDI {encoded.pitch} as given")
+    near = nearest_instrument(model.manifest, encoded.latent)
+    closest = f"; nearest instrument {near['name']} ({gm.family_name(near['program'])})" if near else ""
+    print(f"{args.sample.name}: {encoded.channels} channel(s) at {encoded.source_rate} Hz, {how}{closest}",
+          file=sys.stderr)
     print(args.output)
     return 0

@@ -87,7 +87,7 @@ class Preset:
         if unknown:
             raise ConfigError(f"{source} has unknown keys {sorted(unknown)}; known: {sorted(known)}")
         if data.get("format", PRESET_FORMAT) != PRESET_FORMAT:
-            raise ConfigError(f"{source} is preset format {data.get('format')}, this version reads {PRESET_FORMAT}")
+            raise ConfigError(f"{source} is preset format {data.get('format')!r}, this version reads {PRESET_FORMAT}")
         knobs = data.get("knobs", [])
         if not isinstance(knobs, list) or not all(isinstance(k, (int, float)) and 0 <= k <= 1 for k in knobs):
             raise ConfigError(f"{source} knobs must be a list of numbers in 0..1")

@@ -97,6 +97,17 @@ def _instruments(value: Any) -> str | None:
     return None
 
 
+def _features(value: Any) -> str | None:
+    keys = ("n_fft", "hop", "num_mels", "fmin", "floor")
+    if not isinstance(value, dict) or set(value) != set(keys):
+        return f"must be a JSON object with exactly {', '.join(keys)}"
+    if not all(isinstance(value[k], (int, float)) and not isinstance(value[k], bool) and value[k] > 0 for k in keys):
+        return "must hold positive numbers"
+    if not (16 <= value["n_fft"] <= 65536 and 1 <= value["hop"] <= value["n_fft"] and 1 <= value["num_mels"] <= 512):
+        return "must have 16 <= n_fft <= 65536, 1 <= hop <= n_fft and 1..512 mels"
+    return None
+
+
 def _encoder(value: Any) -> str | None:
     # The encoder's ONNX graph, base64: decoded (and run) only when a sample is encoded.
     if len(value) > 64_000_000:
@@ -133,10 +144,11 @@ FIELDS: dict[str, Field] = {
     "instruments": Field(json.loads, _instruments, required=False, default=[]),
     "encoder": Field(str, _encoder, required=False, default=""),
     "encoder_samples": Field(int, _int_range(0, 192_000 * 30), required=False, default=0),
+    "encoder_features": Field(json.loads, _features, required=False, default={}),
 }
 
 
-V2_KEYS = ("instruments", "encoder", "encoder_samples")
+V2_KEYS = ("instruments", "encoder", "encoder_samples", "encoder_features")
 
 
 @dataclass(frozen=True)
@@ -168,8 +180,9 @@ class Manifest:
     config_hash: str = ""
     description: str = ""
     instruments: list[dict] = field(default_factory=list)  # [{"name", "program", "latent"}]
-    encoder: str = ""  # base64 ONNX: audio [B, encoder_samples], pitch, velocity -> latent_mean
-    encoder_samples: int = 0
+    encoder: str = ""  # base64 ONNX: mel [B, num_mels, frames], pitch, velocity -> latent_mean
+    encoder_samples: int = 0  # the note's first samples that the log-mel is taken of
+    encoder_features: dict = field(default_factory=dict)  # the log-mel recipe (synth/plugin/features.py)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -184,7 +197,7 @@ class Manifest:
                 continue
             if isinstance(value, bool):
                 out[key] = "true" if value else "false"
-            elif isinstance(value, list):
+            elif isinstance(value, (list, dict)):
                 out[key] = json.dumps(value)
             else:
                 out[key] = str(value)
@@ -232,8 +245,9 @@ def parse_manifest(metadata: dict[str, str], source: str = "model") -> Manifest:
         if len(item["latent"]) != values["latent_dim"]:
             raise ModelError(f"{source} instrument {item['name']!r} has a latent of {len(item['latent'])} numbers, "
                              f"latent_dim is {values['latent_dim']}")
-    if values["encoder"] and not values["encoder_samples"]:
-        raise ModelError(f"{source} has an encoder but no encoder_samples", hint="see docs/model-contract.md")
+    if values["encoder"] and not (values["encoder_samples"] and values["encoder_features"]):
+        raise ModelError(f"{source} has an encoder but no encoder_samples or encoder_features",
+                         hint="see docs/model-contract.md")
     extra = {k: v for k, v in metadata.items() if k not in FIELDS}
     return Manifest(**values, extra=extra)
 

@@ -5,38 +5,21 @@ spectrogram and gives the mean and log-variance of a latent; the harmonic genera
 (latent, pitch, velocity) back to the note. A KL term pulls the posteriors toward the normal
 prior the knobs and random latents sample from, so the space between instruments is sound too.
 
-The spectrogram is a fixed DFT run as a strided convolution (no ``torch.stft``), so the
-encoder exports to plain ONNX operators and the runtime can encode a user's sample without
-torch (``synth preset from-sample``).
+The spectrogram is a fixed DFT run as a strided convolution; the plugin carries the network
+after it (:meth:`TimbreEncoder.encode_features`) and the runtime computes the same log-mel with
+numpy (``synth/plugin/features.py``), so it encodes a user's sample without torch
+(``synth preset from-sample``).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-
-def mel_filterbank(num_mels: int, n_fft: int, sample_rate: int, fmin: float = 30.0) -> np.ndarray:
-    """Triangular mel filters ``[num_mels, n_fft // 2 + 1]`` (Slaney-style spacing, unit peak)."""
-    def hz_to_mel(hz):
-        return 2595.0 * np.log10(1.0 + np.asarray(hz) / 700.0)
-
-    def mel_to_hz(mel):
-        return 700.0 * (10.0 ** (np.asarray(mel) / 2595.0) - 1.0)
-
-    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(sample_rate / 2), num_mels + 2))
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
-    bank = np.zeros((num_mels, len(freqs)), np.float32)
-    for m in range(num_mels):
-        low, centre, high = edges[m], edges[m + 1], edges[m + 2]
-        rise = (freqs - low) / max(centre - low, 1e-6)
-        fall = (high - freqs) / max(high - centre, 1e-6)
-        bank[m] = np.clip(np.minimum(rise, fall), 0.0, None)
-    return bank
+from synth.plugin.features import mel_filterbank
 
 
 class LogMel(nn.Module):
@@ -45,6 +28,9 @@ class LogMel(nn.Module):
     def __init__(self, sample_rate: int, n_fft: int = 1024, hop: int = 256, num_mels: int = 64) -> None:
         super().__init__()
         self.hop = hop
+        # The recipe, for the plugin's manifest: the runtime computes the same with numpy
+        # (synth/plugin/features.py) and runs only the network after it.
+        self.recipe = {"n_fft": n_fft, "hop": hop, "num_mels": num_mels, "fmin": 30.0, "floor": 1e-5}
         window = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
         bins = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
         phase = 2 * math.pi * bins * torch.arange(n_fft, dtype=torch.float64)[None, :] / n_fft

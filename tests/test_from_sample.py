@@ -1,0 +1,86 @@
+"""A palette model's plugin (contract v2) and `synth preset from-sample` (issue 13), through real
+parts: a tiny palette model trained for real on FluidSynth notes and exported with its
+instruments and encoder; samples written as WAV files at other rates and channel counts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from synth.plugin.model import GeneratorModel
+from tests.conftest import ROOT
+
+torch = pytest.importorskip("torch")
+
+
+def _synth(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "synth", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _violin(dataset_folder, pitch: int = 57) -> np.ndarray:
+    from training.data import NoteDataset
+
+    data = NoteDataset.load(dataset_folder, "train")
+    row = int(np.flatnonzero((data.program == 40) & (data.pitch == pitch) & (data.velocity > 0.8))[0])
+    return np.asarray(data.audio[row], np.float32), data
+
+
+def test_a_palette_export_carries_its_instruments_knobs_and_encoder(tiny_palette_path):
+    m = GeneratorModel.load(tiny_palette_path, device="cpu").manifest
+    assert m.contract_version == 2
+    assert [(i["name"], i["program"]) for i in m.instruments] == [("Electric Piano 1", 4), ("Violin", 40)]
+    assert m.encoder and m.encoder_samples == 16000 and m.encoder_features["num_mels"] == 16
+    directions = np.asarray(m.latent_directions)
+    assert np.allclose(directions @ directions.T, np.eye(len(directions)), atol=1e-4)
+    # Knob 1 runs along the line between the two instruments and reaches from one to the other.
+    a, b = (np.asarray(i["latent"]) for i in m.instruments)
+    along = abs(float((b - a) @ directions[0]))
+    assert along > 0.99 * np.linalg.norm(b - a) and 2 * m.direction_spreads[0] >= along * 0.99
+
+
+def test_from_sample_encodes_as_training_does_at_any_rate_and_channel_count(tiny_palette_path, tiny_palette_run,
+                                                                           tiny_palette_dataset, tmp_path):
+    from training.train import build_encoder, load_checkpoint
+
+    note, data = _violin(tiny_palette_dataset)
+    plain = tmp_path / "violin.wav"
+    sf.write(plain, note, data.sample_rate)
+    done = _synth("preset", "from-sample", str(plain), "-o", str(tmp_path / "v.json"),
+                  "--model", str(tiny_palette_path))
+    assert done.returncode == 0, done.stderr
+    assert "estimated MIDI 57" in done.stderr and "1 channel(s) at 16000 Hz" in done.stderr
+    latent = np.asarray(json.loads((tmp_path / "v.json").read_text())["latent"])
+    # The same note through the torch encoder of the checkpoint the plugin was exported from.
+    state = load_checkpoint(tiny_palette_run / "checkpoint.pt")
+    encoder = build_encoder(state["config"])
+    encoder.load_state_dict(state["encoder"])
+    with torch.no_grad():
+        expected, _ = encoder.eval()(torch.from_numpy(note[None]), torch.tensor([57]), torch.tensor([100 / 127]))
+    assert np.abs(latent - expected[0].numpy()).max() < 1e-3
+
+    stereo = tmp_path / "violin-44k.wav"
+    import soxr
+
+    loud = soxr.resample(note, data.sample_rate, 44100)
+    sf.write(stereo, np.stack([loud, 0.5 * loud], axis=1), 44100)
+    done = _synth("preset", "from-sample", str(stereo), "-o", str(tmp_path / "s.json"), "--model",
+                  str(tiny_palette_path), "--name", "violin")
+    assert done.returncode == 0, done.stderr
+    assert "2 channel(s) at 44100 Hz" in done.stderr and "estimated MIDI 57" in done.stderr
+    other = np.asarray(json.loads((tmp_path / "s.json").read_text())["latent"])
+    first, second = GeneratorModel.load(tiny_palette_path).manifest.instruments
+    spread = np.linalg.norm(np.asarray(first["latent"]) - np.asarray(second["latent"]))
+    assert np.linalg.norm(other - latent) < 0.25 * max(spread, 1e-3) + 0.05  # a level and a rate apart: near
+
+    song = tmp_path / "song.wav"
+    done = _synth("render", str(ROOT / "examples" / "demo.mid"), "-o", str(song), "--model", str(tiny_palette_path),
+                  "--preset", str(tmp_path / "s.json"), "-q")
+    assert done.returncode == 0, done.stderr
+    audio, _ = sf.read(song)
+    assert np.abs(audio).max() > 0.01
