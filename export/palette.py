@@ -1,11 +1,8 @@
 """What a palette checkpoint adds to its plugin (contract v2): the instruments, knob directions
 through them, and the encoder.
 
-- **Instruments**: each GM program of the training set, named, at the mean of its notes' encoded
-  latents (the encoder's posterior means).
-- **Knobs**: principal components of the instruments' latents (knob 1 the widest), each spreading
-  twice the instruments' standard deviation along it, so a full sweep from any instrument reaches
-  its neighbours (GANSpace's idea, on the instruments rather than on random latents).
+- **Instruments** and **knobs**: see :mod:`training.instruments` (each GM program's mean encoded
+  latent, named; principal axes through them, spreads that reach the neighbours).
 - **Encoder**: the encoder's network exported to ONNX and carried base64 in the manifest with its
   log-mel recipe; the runtime computes the log-mel with numpy and runs the network, so it encodes
   a user's sample without torch (``synth preset from-sample``).
@@ -26,12 +23,10 @@ import torch
 from synth.errors import DataError, ModelError
 from synth.gm import program_name
 from training.data import NoteDataset
+from training.instruments import instrument_directions, instrument_latents
 from training.train import build_encoder
 
 OPSET = 17
-ENCODE_BATCH = 32
-SPREAD_SIGMAS = 2.0
-MIN_SPREAD = 0.25  # a direction the instruments barely use still moves the sound audibly
 ENCODER_TOLERANCE = 1e-3  # latent units; a latent spans about +-3
 
 
@@ -57,40 +52,12 @@ def palette_parts(state: dict[str, Any], data_folder: Path | None, count: int) -
         raise DataError(f"the palette's training data {folder} is not there (its instruments are the mean "
                         "latents of their notes)", hint="build it with `make palette-data`, or give --data FOLDER")
     data = NoteDataset.load(folder, "train")
-    latents = _encode(encoder, data)
-    programs = sorted(set(data.program.tolist()))
-    means = np.stack([latents[data.program == p].mean(axis=0) for p in programs])
+    programs, means = instrument_latents(encoder, data)
     instruments = [{"name": program_name(p), "program": int(p), "latent": [round(float(x), 5) for x in mean]}
                    for p, mean in zip(programs, means)]
     directions, spreads, variance = instrument_directions(means, count)
     blob, samples = encoder_onnx(encoder, data)
     return PaletteParts(instruments, directions, spreads, variance, blob, samples, dict(encoder.features.recipe))
-
-
-@torch.no_grad()
-def _encode(encoder: torch.nn.Module, data: NoteDataset) -> np.ndarray:
-    out = []
-    for start in range(0, len(data), ENCODE_BATCH):
-        rows = np.arange(start, min(len(data), start + ENCODE_BATCH))
-        mean, _ = encoder(torch.from_numpy(np.asarray(data.audio[rows], np.float32)),
-                          torch.from_numpy(data.pitch[rows]), torch.from_numpy(data.velocity[rows]))
-        out.append(mean.numpy())
-    return np.concatenate(out)
-
-
-def instrument_directions(latents: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Principal axes of ``latents`` ``[P, D]`` (widest first), completed with orthonormal rows when
-    the instruments span fewer dimensions than ``count``; spreads ``SPREAD_SIGMAS`` standard
-    deviations of the instruments along each."""
-    centred = latents - latents.mean(axis=0)
-    _, singular, axes = np.linalg.svd(centred, full_matrices=True)
-    count = min(count, latents.shape[1])
-    directions = axes[:count]
-    coordinates = centred @ directions.T
-    spreads = np.maximum(SPREAD_SIGMAS * coordinates.std(axis=0), MIN_SPREAD)
-    power = np.zeros(count)
-    power[:min(count, len(singular))] = singular[:count] ** 2
-    return directions.astype(np.float32), spreads.astype(np.float32), power / max(float(power.sum()), 1e-12)
 
 
 def encoder_onnx(encoder: torch.nn.Module, data: NoteDataset) -> tuple[str, int]:

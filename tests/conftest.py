@@ -68,7 +68,7 @@ def tiny_palette_dataset(tmp_path_factory) -> Path:
 
     folder = tmp_path_factory.mktemp("data") / "tiny-palette"
     return build_soundfont_dataset(folder, [4, 40], list(range(57, 70, 4)), [60, 110], sample_rate=16000,
-                                   num_samples=16000, progress=False)
+                                   num_samples=16000, progress=False, held_out_velocities=[80, 100])
 
 
 @pytest.fixture(scope="session")

@@ -84,3 +84,20 @@ def test_from_sample_encodes_as_training_does_at_any_rate_and_channel_count(tiny
     assert done.returncode == 0, done.stderr
     audio, _ = sf.read(song)
     assert np.abs(audio).max() > 0.01
+
+
+def test_the_palette_evaluation_reports_every_figure_and_draws_the_map(tiny_palette_run, tiny_palette_dataset,
+                                                                      tmp_path):
+    from PIL import Image
+
+    done = _synth("eval", str(tiny_palette_run / "checkpoint.pt"), "--data", str(tiny_palette_dataset), "--palette",
+                  "--map", str(tmp_path / "map.png"), "--json", str(tmp_path / "figures.json"))
+    assert done.returncode == 0, done.stderr
+    for needle in ("| Electric Piano 1 |", "| Violin |", "real vs real", "within 50 cents", "knob 4: a full sweep"):
+        assert needle in done.stdout, done.stdout
+    figures = json.loads((tmp_path / "figures.json").read_text())
+    assert len(figures["knob_reach"]) == 4 and all(r >= 0 for r in figures["knob_reach"])
+    assert 0 <= figures["pitch_accuracy"] <= 1 and len(figures["map_points"]["names"]) == 2
+    with Image.open(tmp_path / "map.png") as image:
+        assert image.size == (1000, 760)
+        assert len(image.getcolors(maxcolors=100000) or []) > 4  # coloured dots, names, arrows: not blank

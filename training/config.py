@@ -38,7 +38,7 @@ DEFAULTS: dict[str, Any] = {
     # the STFT and adversarial losses, and prior samples with the adversarial loss alone.
     "encoder": {
         "enabled": False, "channels": 128, "num_mels": 64, "kl_weight": 0.02, "kl_warmup_steps": 2000,
-        "prior_share": 0.5,
+        "prior_share": 0.5, "free_bits": 0.0,
     },
     "train": {
         "steps": 1500, "batch_size": 16, "lr_g": 3e-4, "lr_d": 2e-4, "betas": [0.5, 0.9],
@@ -71,6 +71,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "discriminator.phase_shuffle": (0, 64),
     "encoder.channels": (1, 4096), "encoder.num_mels": (8, 256), "encoder.kl_weight": (0.0, 100.0),
     "encoder.kl_warmup_steps": (0, 10_000_000), "encoder.prior_share": (0.0, 4.0),
+    "encoder.free_bits": (0.0, 100.0),
     "train.steps": (1, 100_000_000), "train.batch_size": (1, 4096), "train.lr_g": (1e-9, 1.0),
     "train.lr_d": (1e-9, 1.0), "train.gan_weight": (0.0, 1000.0), "train.feature_matching_weight": (0.0, 1000.0),
     "train.recon_weight": (0.0, 1000.0), "train.gp_weight": (0.0, 1000.0), "train.r1_weight": (0.0, 1000.0),

@@ -63,7 +63,7 @@ class ControlStage:
         pitch, velocity = self.pitch[idx], self.velocity[idx]
         mean, log_variance = trainer.encoder.encode_features(self.mel[idx], pitch, velocity)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
-        kl = kl_to_normal(mean, log_variance)
+        kl = kl_to_normal(mean, log_variance, config["encoder"]["free_bits"])
         controls = trainer.generator.get_controls(z, pitch, velocity)
         harmonic, noise = control_loss(controls, self.harmonics[idx], self.noise[idx], self.weight[idx])
         warm = min(1.0, (trainer.step + 1) / max(1, config["encoder"]["kl_warmup_steps"]))

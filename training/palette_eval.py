@@ -15,7 +15,7 @@ Needs torch (the encoder runs there); the runtime's own measures stay in ``synth
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,14 +23,17 @@ import torch
 
 from synth.errors import DataError
 from synth.gm import family, program_name
+from synth.pitch import pitch_error_cents
 
 from .data import NoteDataset
+from .instruments import encode_notes, instrument_directions
 from .metrics import note_features
 from .models import build_generator
 from .train import build_encoder, load_checkpoint
 
 PITCHES = (48, 55, 60, 67, 72)
 BATCH = 16
+KNOBS_JUDGED = 4  # the issue's bar: each of the first four knobs reaches half-way to another instrument
 
 
 @dataclass
@@ -44,6 +47,10 @@ class PaletteReport:
     separation: float
     reconstruction: float
     real_reconstruction: float
+    pitch_accuracy: float = float("nan")  # generated notes within 50 cents of their key (YIN)
+    knob_reach: list[float] = field(default_factory=list)  # per knob: sweep distance / median between instruments
+    knob_in_tune: list[float] = field(default_factory=list)  # per knob: the sweep's notes within 50 cents
+    map_points: dict = field(default_factory=dict)  # for the timbre map (training/timbre_map.py)
 
     def table(self) -> str:
         lines = [f"palette model at step {self.step}",
@@ -54,7 +61,11 @@ class PaletteReport:
                   f"{100 * self.real_program_accuracy:.1f}%) | **{100 * self.family_accuracy:.1f}%** (real vs real "
                   f"{100 * self.real_family_accuracy:.1f}%) | **{100 * self.separation:.1f}%** |",
                   f"reconstruction of held-out notes, log-mel distance: {self.reconstruction:.2f} "
-                  f"(two velocities of one real note: {self.real_reconstruction:.2f})"]
+                  f"(two velocities of one real note: {self.real_reconstruction:.2f})",
+                  f"pitch: {100 * self.pitch_accuracy:.1f}% of the generated notes within 50 cents (YIN)"]
+        for k, (reach, tune) in enumerate(zip(self.knob_reach, self.knob_in_tune)):
+            lines.append(f"knob {k + 1}: a full sweep travels {reach:.2f} x the median distance between two "
+                         f"instruments; {100 * tune:.0f}% of its notes in tune")
         return "\n".join(lines)
 
 
@@ -82,21 +93,16 @@ def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
     rate = train.sample_rate
 
     def encode(data: NoteDataset, rows: np.ndarray) -> np.ndarray:
-        means = []
-        for start in range(0, len(rows), BATCH):
-            idx = rows[start:start + BATCH]
-            mean, _ = encoder(torch.from_numpy(data.audio[idx]), torch.from_numpy(data.pitch[idx]),
-                              torch.from_numpy(data.velocity[idx]))
-            means.append(mean.numpy())
-        return np.concatenate(means)
+        return encode_notes(encoder, data, rows)
 
     programs = sorted(set(train.program.tolist()))
     train_latents = encode(train, np.arange(len(train)))
     presets = {p: train_latents[train.program == p].mean(axis=0) for p in programs}
 
-    pitches = [p for p in PITCHES if (held.pitch == p).any()]
+    kept = sorted(set(held.pitch.tolist()))  # a data set without the usual keys: up to five of its own
+    pitches = [p for p in PITCHES if p in kept] or kept[::max(1, len(kept) // 5)]
     velocities = sorted(set(np.round(held.velocity * 127).astype(int).tolist()))
-    rows, all_program, all_family = [], [], []
+    rows, all_program, all_family, in_tune = [], [], [], []
     held_rows = np.flatnonzero(np.isin(held.pitch, pitches))
     held_features = note_features(held.audio[held_rows], rate)
     held_latents = encode(held, np.arange(len(held)))
@@ -111,6 +117,7 @@ def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
         audio = generator(torch.from_numpy(np.stack(z).astype(np.float32)), torch.tensor(pitch),
                           torch.tensor(velocity, dtype=torch.float32)).numpy()
         generated = note_features(audio[:, :held.audio.shape[1]], rate)
+        in_tune += [_in_tune(note, rate, p) for note, p in zip(audio, pitch)]
         gen_std, real_std = _standardise(generated, held_features)
         same_program, same_family = [], []
         for i, p in enumerate(pitch):
@@ -153,6 +160,53 @@ def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
             pairs.append(np.linalg.norm(held_features[i] - held_features[twin[0]]))
     separation = float(np.mean([np.argmin(np.linalg.norm(preset_matrix - latent, axis=1)) == programs.index(p)
                                 for latent, p in zip(held_latents, held.program)]))
+    directions, spreads, _ = instrument_directions(preset_matrix, KNOBS_JUDGED)
+    reach, knob_tune = _knob_reach(generator, preset_matrix, directions, spreads, held, held_rows, held_features,
+                                   pitches)
+    centre = preset_matrix.mean(axis=0)
+    points = {"names": [program_name(p) for p in programs], "programs": programs,
+              "instruments": ((preset_matrix - centre) @ directions[:2].T).tolist(),
+              "notes": ((held_latents - centre) @ directions[:2].T).tolist(), "note_programs": held.program.tolist(),
+              "spreads": spreads[:2].tolist()}
     return PaletteReport(int(state["step"]), rows, float(np.mean(all_program)), float(np.mean(all_family)),
                          float(np.mean(real_program)), float(np.mean(real_family)), separation, reconstruction,
-                         float(np.mean(pairs)) if pairs else float("nan"))
+                         float(np.mean(pairs)) if pairs else float("nan"), float(np.mean(in_tune)), reach, knob_tune,
+                         points)
+
+
+def _in_tune(note: np.ndarray, rate: int, pitch: int) -> bool:
+    cents = pitch_error_cents(note[int(0.1 * rate):int(0.6 * rate)], rate, pitch)
+    return cents is not None and abs(cents) <= 50.0
+
+
+@torch.no_grad()
+def _knob_reach(generator, presets: np.ndarray, directions: np.ndarray, spreads: np.ndarray, held: NoteDataset,
+                held_rows: np.ndarray, held_features: np.ndarray,
+                pitches: list[int]) -> tuple[list[float], list[float]]:
+    """Per knob: how far a full sweep (knob at 0 against knob at 1, from every instrument, at every
+    judged pitch) travels in the nearest-instrument feature space, over the median distance
+    between two held-out real notes of different programs at the same pitch and velocity; and the
+    share of the sweep's notes in tune."""
+    mean, std = held_features.mean(axis=0), held_features.std(axis=0) + 1e-6
+    real = (held_features - mean) / std
+    pitch, velocity, program = held.pitch[held_rows], held.velocity[held_rows], held.program[held_rows]
+    between = [np.linalg.norm(real[i] - real[j]) for i in range(len(real)) for j in range(i + 1, len(real))
+               if pitch[i] == pitch[j] and velocity[i] == velocity[j] and program[i] != program[j]]
+    reference = float(np.median(between))
+    rate, length = held.sample_rate, held.audio.shape[1]
+    reach, in_tune = [], []
+    for k in range(len(directions)):
+        z, keys = [], []
+        for preset in presets:
+            for p in pitches:
+                for end in (-1.0, 1.0):
+                    z.append(preset + end * spreads[k] * directions[k])
+                    keys.append(p)
+        audio = np.concatenate([
+            generator(torch.from_numpy(np.stack(z[i:i + BATCH]).astype(np.float32)), torch.tensor(keys[i:i + BATCH]),
+                      torch.full((len(keys[i:i + BATCH]),), 100 / 127)).numpy()
+            for i in range(0, len(z), BATCH)])
+        described = (note_features(audio[:, :length], rate) - mean) / std
+        reach.append(float(np.median(np.linalg.norm(described[0::2] - described[1::2], axis=1))) / reference)
+        in_tune.append(float(np.mean([_in_tune(note, rate, p) for note, p in zip(audio, keys)])))
+    return reach, in_tune

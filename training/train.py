@@ -179,7 +179,7 @@ class Trainer:
         if self.encoder is not None:  # reconstruct each real note from its own latent
             mean, log_variance = self.encoder(real, pitch, velocity)
             z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
-            kl = kl_to_normal(mean, log_variance)
+            kl = kl_to_normal(mean, log_variance, self.config["encoder"]["free_bits"])
         else:
             z = torch.randn(len(real), latent_dim, device=self.device)
         with self._autocast():

@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")
     parser.add_argument("--palette", action="store_true",
                         help="a palette checkpoint (encoder): nearest-instrument accuracy, latent separation, "
-                             "reconstruction, on the data set's held-out notes")
+                             "reconstruction, pitch, knob reach, on the data set's held-out notes")
+    parser.add_argument("--map", type=Path, help="with --palette: write the timbre map PNG here")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,12 +55,17 @@ def _palette(args: argparse.Namespace) -> int:
         from training.palette_eval import palette_report
     except ImportError as exc:
         raise missing_training_extra("judging a palette checkpoint", exc) from None
-    if args.json is not None:
-        writable_folder(args.json, "--json")
+    for path, what in ((args.json, "--json"), (args.map, "--map")):
+        if path is not None:
+            writable_folder(path, what)
     if not (args.data / "index.json").is_file():
         raise SynthError(f"data set {args.data} does not exist", hint="build it with `make palette-data`")
     report = palette_report(args.model, args.data)
     print(report.table(), flush=True)
+    if args.map:
+        from training.timbre_map import draw_timbre_map
+
+        print(f"timbre map: {draw_timbre_map(report.map_points, args.map, f'palette model at step {report.step}')}")
     if args.json:
         write_text_atomically(args.json, json.dumps(dataclasses.asdict(report), indent=2) + "\n")
     return 0
