@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := libportaudio2 libsndfile1 jackd2 jack-capture fluidsynth fluid-soundfont-gm tmux
 TORCH := torch==2.13.0
 
-.PHONY: demo test lint bench system venv default-model palette-data palette-train clean
+.PHONY: demo test lint bench system venv default-model palette-data palette-train palette-demo clean
 
 demo: system $(STAMP)
 	@mkdir -p out
@@ -57,6 +57,15 @@ palette-data: system $(STAMP)
 palette-train: palette-data
 	$(BIN)/synth train training/configs/palette.toml --run-dir runs/palette \
 	  $$(test -f runs/palette/checkpoint.pt && echo --resume)
+
+# The palette run as it stands: exported with its instruments and encoder, judged on the held-out
+# velocities (figures and a timbre map), and heard on the multi-instrument GM demo.
+palette-demo: system $(STAMP)
+	@mkdir -p out
+	$(BIN)/synth export runs/palette/checkpoint.pt -o out/palette.onnx --name "GAN palette" --force
+	$(BIN)/synth eval runs/palette/checkpoint.pt --data data/palette --palette --map out/timbre-map.png
+	$(BIN)/synth render examples/palette_demo.mid -o out/palette-demo.wav --model out/palette.onnx
+	@echo "palette demo written to $(CURDIR)/out/palette-demo.wav (timbre map: out/timbre-map.png)"
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
