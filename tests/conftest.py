@@ -80,7 +80,8 @@ def tiny_palette_run(tiny_palette_dataset, tmp_path_factory) -> Path:
     config = load_config([ROOT / "training/configs/default.toml"],
                          TINY_CONFIG_OVERRIDES + [f"data.folder={str(tiny_palette_dataset)!r}", "encoder.enabled=true",
                                                   "encoder.channels=16", "encoder.num_mels=16",
-                                                  "train.control_steps=2", "train.control_batch_size=4",
+                                                  "model.vibrato_cents=60", "train.control_steps=2",
+                                                  "train.control_batch_size=4",
                                                   "train.steps=4"])
     run_dir = tmp_path_factory.mktemp("palette-run")
     Trainer(config, run_dir).fit(progress=False)

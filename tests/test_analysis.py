@@ -29,7 +29,7 @@ def test_harmonic_amplitudes_are_read_back_from_the_generators_own_note(pitch):
         controls = generator.get_controls(z, torch.tensor([pitch]), torch.tensor([0.8]))
         controls["noise_band_gains"] = torch.zeros_like(controls["noise_band_gains"])  # partials alone
         audio = generator.get_signal(controls).numpy()
-    harmonics, _, _ = analyse_notes(audio, np.array([pitch]), RATE, FRAMES, HARMONICS, BANDS)
+    harmonics, _, _, cents, weight = analyse_notes(audio, np.array([pitch]), RATE, FRAMES, HARMONICS, BANDS)
     truth = (controls["amplitude"] * controls["harmonic_distribution"])[0].numpy()
     body = slice(4, FRAMES - 4)  # away from the note's ends, where the window sees past them
     loud = truth[:, body] > 0.02 * truth[:, body].max()  # partials within 34 dB of the strongest
@@ -38,6 +38,28 @@ def test_harmonic_amplitudes_are_read_back_from_the_generators_own_note(pitch):
     assert np.median(error_db) < 0.5 and np.percentile(error_db, 90) < 2.0, (np.median(error_db), error_db.max())
     silent = truth[:, body] < 1e-6  # above the audible limit: nothing
     assert np.all(harmonics[0][:, body][silent] < 0.05 * truth.max())
+    steady = weight[0, body] > 0  # a note at its key: no deviation measured
+    assert steady.mean() > 0.9 and np.abs(cents[0, body][steady]).max() < 3.0
+
+
+@pytest.mark.parametrize("pitch", [40, 62])
+def test_vibrato_is_read_back_from_the_generators_own_note(pitch):
+    torch.manual_seed(5)
+    generator = HarmonicGenerator(latent_dim=8, sample_rate=RATE, num_samples=SAMPLES, num_frames=FRAMES,
+                                  num_harmonics=HARMONICS, num_noise_bands=BANDS, noise_length=8000, hidden=32,
+                                  channels=16, vibrato_cents=60.0).eval()
+    with torch.no_grad():
+        controls = generator.get_controls(torch.randn(1, 8), torch.tensor([pitch]), torch.tensor([0.8]))
+        controls["noise_band_gains"] = torch.zeros_like(controls["noise_band_gains"])
+        seconds = torch.arange(FRAMES) * (SAMPLES / FRAMES) / RATE
+        controls["f0_cents"] = 40.0 * torch.sin(2 * np.pi * 5.5 * seconds)[None]  # 5.5 Hz, +-40 cents
+        audio = generator.get_signal(controls).numpy()
+    found = analyse_notes(audio, np.array([pitch]), RATE, FRAMES, HARMONICS, BANDS)
+    body = slice(4, FRAMES - 4)
+    error = np.abs(found.cents[0, body] - controls["f0_cents"][0, body].numpy())
+    assert found.cents_weight[0, body].mean() > 0.9
+    # A 64 ms window averages the pitch over a tenth of a second: within a few cents of the truth.
+    assert np.median(error) < 4.0 and error.max() < 12.0, (np.median(error), error.max())
 
 
 def test_noise_gain_is_read_back_between_the_partials():
@@ -49,7 +71,7 @@ def test_noise_gain_is_read_back_between_the_partials():
         gains[:, 10] = 4.0  # one band louder: the analysis must see which
         controls["noise_band_gains"] = gains
         audio = generator.get_signal(controls).numpy()
-    _, noise, weight = analyse_notes(audio, np.array([48]), RATE, FRAMES, HARMONICS, BANDS)
+    _, noise, weight, _, _ = analyse_notes(audio, np.array([48]), RATE, FRAMES, HARMONICS, BANDS)
     measured = noise[0][weight[0, :, 0] > 0][:, 4:-4].mean(axis=1)
     bands = np.flatnonzero(weight[0, :, 0] > 0)
     assert 10 in bands

@@ -17,12 +17,16 @@ is ``NOISE_SCALE * g_b(t)`` times unit-variance noise spread over the band's wid
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 WINDOW = 2048  # 64 ms at 32 kHz: resolves the harmonics of the lowest key (MIDI 36, 65 Hz, 4 bins apart)
 PEAK_BINS = 2  # a Hann window's main lobe: the peak bin and two either side hold a partial
 NOISE_SCALE = 0.05  # HarmonicGenerator.get_signal adds 0.05 * the noise
 FLOOR = 1e-4  # amplitudes below -80 dBFS count as silence in the log-domain loss
+PITCH_HARMONICS = 8  # partials the frame's pitch is fitted to (low ones: a piano's upper partials run sharp)
+MAX_CENTS = 100.0  # a deviation past a semitone is a mismeasurement (or another note), not vibrato
 
 
 def noise_band_edges(num_bands: int, sample_rate: int) -> np.ndarray:
@@ -30,52 +34,85 @@ def noise_band_edges(num_bands: int, sample_rate: int) -> np.ndarray:
     return np.geomspace(40.0, sample_rate / 2, num_bands + 1)
 
 
+class ControlTargets(NamedTuple):
+    """What :func:`analyse_notes` reads off each note, frame by frame."""
+
+    harmonics: np.ndarray  # [N, K, T] partial amplitudes
+    noise: np.ndarray  # [N, B, T] noise-band gains
+    noise_weight: np.ndarray  # [N, B, 1] 1 where a band has bins between partials to measure, else 0
+    cents: np.ndarray  # [N, T] the pitch's deviation from the key (vibrato, bends), cents
+    cents_weight: np.ndarray  # [N, T] 1 where the note sounds clearly enough to measure it, else 0
+
+
 def analyse_notes(audio: np.ndarray, pitch: np.ndarray, sample_rate: int, num_frames: int,
-                  num_harmonics: int, num_noise_bands: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Targets for ``audio`` ``[N, S]`` at MIDI ``pitch`` ``[N]``: harmonic amplitudes ``[N, K, T]``,
-    noise-band gains ``[N, B, T]`` and the noise weight ``[N, B, 1]`` (1 where the band has bins
-    between partials to measure it from, else 0). Frame ``t`` is centred on sample ``t * hop``,
-    where the generator's control frame ``t`` applies."""
+                  num_harmonics: int, num_noise_bands: int) -> ControlTargets:
+    """Targets for ``audio`` ``[N, S]`` at MIDI ``pitch`` ``[N]``. Frame ``t`` is centred on sample
+    ``t * hop``, where the generator's control frame ``t`` applies. Each partial is found frame by
+    frame (vibrato moves a high partial by many bins), its frequency refined by a parabola through
+    the log power at its peak; the frame's pitch is the weighted least-squares fit of ``k * f0`` to
+    the lowest ``PITCH_HARMONICS`` partials."""
     count, samples = audio.shape
     hop = samples // num_frames
     window = np.hanning(WINDOW + 1)[:-1].astype(np.float32)
     power_norm = WINDOW * float(np.sum(window**2))  # sum over bins of |X|^2 = this * mean(x^2) (Parseval)
     freqs = np.fft.rfftfreq(WINDOW, 1.0 / sample_rate)
+    bin_hz = sample_rate / WINDOW
     edges = noise_band_edges(num_noise_bands, sample_rate)
     band_of_bin = np.clip(np.searchsorted(edges, freqs, side="right") - 1, 0, num_noise_bands - 1)
     band_width = np.diff(edges)
     harmonics = np.zeros((count, num_harmonics, num_frames), np.float32)
     noise = np.zeros((count, num_noise_bands, num_frames), np.float32)
     weight = np.zeros((count, num_noise_bands, 1), np.float32)
+    cents = np.zeros((count, num_frames), np.float32)
+    cents_weight = np.zeros((count, num_frames), np.float32)
     starts = np.arange(num_frames) * hop  # frame t spans [t * hop - W/2, t * hop + W/2) of the note
+    frames_index = np.arange(num_frames)[:, None]
+    lobe_offsets = np.arange(-PEAK_BINS, PEAK_BINS + 1)[None, :]
     for n in range(count):
         padded = np.pad(np.asarray(audio[n], np.float32), (WINDOW // 2, WINDOW // 2))
         frames = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)[starts]
-        power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2  # [T, bins]
+        power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2 + 1e-20  # [T, bins]
         f0 = 440.0 * 2.0 ** ((int(pitch[n]) - 69) / 12.0)
-        in_peak = np.zeros(len(freqs), bool)
+        in_peak = np.zeros(power.shape, bool)
+        fit_num = np.zeros(num_frames)
+        fit_den = np.zeros(num_frames)
         for k in range(1, num_harmonics + 1):
             if k * f0 >= 0.48 * sample_rate:
                 break
             band = np.flatnonzero(np.abs(freqs - k * f0) < f0 / 2)
-            if not len(band):
+            if len(band) < 1:
                 continue
-            # The partial's peak in each frame (where a stretched partial sits), and its main lobe.
-            peak = band[np.argmax(power[:, band].mean(axis=0))]
-            lobe = slice(max(0, peak - PEAK_BINS), peak + PEAK_BINS + 1)
-            in_peak[lobe] = True
-            energy = power[:, lobe].sum(axis=1)
+            peak = band[np.argmax(power[:, band], axis=1)]  # [T]: where partial k is in each frame
+            lobe = np.clip(peak[:, None] + lobe_offsets, 0, len(freqs) - 1)
+            in_peak[frames_index, lobe] = True
+            energy = power[frames_index, lobe].sum(axis=1)
             harmonics[n, k - 1] = 2.0 * np.sqrt(energy / power_norm)
+            if k <= PITCH_HARMONICS and 1 <= peak.min() and peak.max() < len(freqs) - 1:
+                left, mid, right = (np.log(power[np.arange(num_frames), peak + d]) for d in (-1, 0, 1))
+                curve = left - 2.0 * mid + right
+                shift = np.where(curve < 0, 0.5 * (left - right) / np.where(curve < 0, curve, -1.0), 0.0)
+                f_peak = (peak + np.clip(shift, -0.5, 0.5)) * bin_hz
+                fit_num += energy * k * f_peak  # least squares of f_peak = k * f0, weighted by energy
+                fit_den += energy * k * k
+        loudest = float(fit_den.max())
+        if loudest > 0:
+            measured = fit_num / np.maximum(fit_den, 1e-30)
+            deviation = 1200.0 * np.log2(np.maximum(measured, 1e-6) / f0)
+            clear = (fit_den > 1e-3 * loudest) & (np.abs(deviation) < MAX_CENTS)
+            cents[n] = np.where(clear, deviation, 0.0)
+            cents_weight[n] = clear
         # Between the peaks: the noise's power per Hz, band by band, as the gain of a band-wide noise.
-        residual = ~in_peak & (freqs >= edges[0])
+        residual = ~in_peak & (freqs >= edges[0])[None, :]
         for b in range(num_noise_bands):
-            bins = residual & (band_of_bin == b)
-            if bins.sum() < 2:
+            bins = residual & (band_of_bin == b)[None, :]
+            counted = bins.sum(axis=1)
+            if counted.min() < 2:
                 continue
-            density = 2.0 * power[:, bins].mean(axis=1) * WINDOW / (power_norm * sample_rate)  # per Hz
+            mean_power = (power * bins).sum(axis=1) / counted
+            density = 2.0 * mean_power * WINDOW / (power_norm * sample_rate)  # per Hz
             noise[n, b] = np.sqrt(density * band_width[b]) / NOISE_SCALE
             weight[n, b] = 1.0
-    return harmonics, noise, weight
+    return ControlTargets(harmonics, noise, weight, cents, cents_weight)
 
 
 def control_loss(controls: dict, harmonics, noise, weight):
@@ -91,3 +128,9 @@ def control_loss(controls: dict, harmonics, noise, weight):
     noisy = (torch.abs(torch.log(gains * NOISE_SCALE + FLOOR) - torch.log(noise * NOISE_SCALE + FLOOR))
              * weight).sum() / (weight.sum() * gains.shape[2]).clamp(min=1.0)
     return harmonic, noisy
+
+
+def vibrato_loss(controls: dict, cents, weight):
+    """Mean distance (in semitones) between the generator's pitch deviation and the measured one,
+    over the frames where the note is clear enough to measure."""
+    return (abs(controls["f0_cents"] - cents) * weight).sum() / weight.sum().clamp(min=1.0) / 100.0

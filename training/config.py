@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
         "latent_dim": 32, "sample_rate": 32000, "num_samples": 64000, "pitch_min": 36, "pitch_max": 84,
         # harmonic
         "num_frames": 128, "num_harmonics": 60, "num_noise_bands": 16, "noise_length": 8000, "hidden": 256,
-        "channels": 128,
+        "channels": 128, "vibrato_cents": 0.0,
         # wavegan
         "width": 16,
     },
@@ -66,7 +66,8 @@ LIMITS: dict[str, tuple[float, float]] = {
     "model.latent_dim": (1, 1024), "model.sample_rate": (8000, 96000), "model.num_samples": (256, 10_000_000),
     "model.pitch_min": (0, 127), "model.pitch_max": (0, 127), "model.num_frames": (8, 4096),
     "model.num_harmonics": (1, 512), "model.num_noise_bands": (1, 256), "model.noise_length": (16, 10_000_000),
-    "model.hidden": (1, 8192), "model.channels": (1, 4096), "model.width": (1, 1024),
+    "model.hidden": (1, 8192), "model.channels": (1, 4096), "model.vibrato_cents": (0.0, 1200.0),
+    "model.width": (1, 1024),
     "discriminator.channels": (1, 4096), "discriminator.width": (1, 1024), "discriminator.layers": (1, 16),
     "discriminator.phase_shuffle": (0, 64),
     "encoder.channels": (1, 4096), "encoder.num_mels": (8, 256), "encoder.kl_weight": (0.0, 100.0),

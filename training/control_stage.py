@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from training.analysis import analyse_notes, control_loss
+from training.analysis import analyse_notes, control_loss, vibrato_loss
 from training.models.encoder import kl_to_normal
 
 if TYPE_CHECKING:
@@ -33,23 +33,27 @@ class ControlStage:
         self.trainer = trainer
         model, data = trainer.config["model"], trainer.data
         started = time.time()
-        mels, harmonics, noises, weights = [], [], [], []
+        mels, harmonics, noises, weights, cents, cents_weights = [], [], [], [], [], []
         encoder = trainer.encoder
         for start in range(0, len(data), CHUNK):
             rows = np.arange(start, min(len(data), start + CHUNK))
             audio = np.asarray(data.audio[rows], dtype=np.float32)
             with torch.no_grad():
                 mels.append(encoder.features(torch.from_numpy(audio[:, :encoder.max_samples])))
-            h, n, w = analyse_notes(audio, data.pitch[rows], data.sample_rate, model["num_frames"],
-                                    model["num_harmonics"], model["num_noise_bands"])
-            harmonics.append(h)
-            noises.append(n)
-            weights.append(w)
+            found = analyse_notes(audio, data.pitch[rows], data.sample_rate, model["num_frames"],
+                                  model["num_harmonics"], model["num_noise_bands"])
+            harmonics.append(found.harmonics)
+            noises.append(found.noise)
+            weights.append(found.noise_weight)
+            cents.append(found.cents)
+            cents_weights.append(found.cents_weight)
         device = trainer.device
         self.mel = torch.cat(mels).to(device)
         self.harmonics = torch.from_numpy(np.concatenate(harmonics)).to(device)
         self.noise = torch.from_numpy(np.concatenate(noises)).to(device)
         self.weight = torch.from_numpy(np.concatenate(weights)).to(device)
+        self.cents = torch.from_numpy(np.concatenate(cents)).to(device)
+        self.cents_weight = torch.from_numpy(np.concatenate(cents_weights)).to(device)
         self.pitch = torch.from_numpy(data.pitch).to(device)
         self.velocity = torch.from_numpy(data.velocity).to(device)
         if trainer.group.leader:
@@ -68,9 +72,14 @@ class ControlStage:
         harmonic, noise = control_loss(controls, self.harmonics[idx], self.noise[idx], self.weight[idx])
         warm = min(1.0, (trainer.step + 1) / max(1, config["encoder"]["kl_warmup_steps"]))
         loss = harmonic + 0.5 * noise + config["encoder"]["kl_weight"] * warm * kl
+        losses = {"harm": harmonic.item(), "noise": noise.item(), "kl": kl.item()}
+        if "f0_cents" in controls:  # a generator whose pitch moves: vibrato and bends measured too
+            vibrato = vibrato_loss(controls, self.cents[idx], self.cents_weight[idx])
+            loss = loss + vibrato
+            losses["vib"] = vibrato.item()
         trainer.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         trainer.group.average_gradients(trainer.generator)
         trainer.group.average_gradients(trainer.encoder)
         trainer.opt_g.step()
-        return {"harm": harmonic.item(), "noise": noise.item(), "kl": kl.item()}
+        return losses

@@ -59,7 +59,7 @@ class HarmonicGenerator(nn.Module):
     def __init__(self, latent_dim: int = 32, sample_rate: int = 32000, num_samples: int = 64000,
                  num_frames: int = 128, num_harmonics: int = 60, num_noise_bands: int = 16,
                  noise_length: int = 8000, hidden: int = 256, channels: int = 128,
-                 pitch_min: int = 36, pitch_max: int = 84) -> None:
+                 pitch_min: int = 36, pitch_max: int = 84, vibrato_cents: float = 0.0) -> None:
         super().__init__()
         if num_samples % num_frames or num_samples % noise_length:
             raise ConfigError(f"model.num_samples ({num_samples}) must be a multiple of model.num_frames "
@@ -74,6 +74,10 @@ class HarmonicGenerator(nn.Module):
         self.num_frames, self.num_harmonics = num_frames, num_harmonics
         self.pitch_min, self.pitch_max = pitch_min, pitch_max
         self.channels, self.start_frames = channels, start_frames
+        # vibrato_cents > 0: one more control, the pitch's deviation from the key frame by frame
+        # (vibrato, a bend into the note), within +-vibrato_cents; 0 keeps the pitch fixed (and
+        # the layout of earlier checkpoints).
+        self.vibrato_cents = float(vibrato_cents)
         self.pitch_embedding = nn.Embedding(128, 32)
         self.trunk = nn.Sequential(
             nn.Linear(latent_dim + 32 + 2, hidden), nn.LeakyReLU(0.2),
@@ -81,7 +85,7 @@ class HarmonicGenerator(nn.Module):
             nn.Linear(hidden, channels * start_frames),
         )
         self.ups = nn.Sequential(*[UpBlock(channels) for _ in range(stages)])
-        self.head = nn.Conv1d(channels, 1 + num_harmonics + num_noise_bands, kernel_size=1)
+        self.head = nn.Conv1d(channels, 1 + num_harmonics + num_noise_bands + (self.vibrato_cents > 0), kernel_size=1)
         self.register_buffer("harmonic_numbers", torch.arange(1, num_harmonics + 1, dtype=torch.float32))
         self.register_buffer("sample_index", torch.arange(num_samples, dtype=torch.float64))
         self.table_size = 2048
@@ -92,11 +96,12 @@ class HarmonicGenerator(nn.Module):
         basis = torch.sin(2 * math.pi * torch.arange(1, num_harmonics + 1, dtype=torch.float64)[:, None]
                           * table_phase[None, :])
         self.register_buffer("sine_basis", basis.to(torch.float32))  # [K, L]: one period per partial
+        self.noise_bands_count = num_noise_bands
         self.register_buffer("noise_bank", torch.from_numpy(
             noise_filterbank(num_noise_bands, noise_length, sample_rate)))
         self._plan_noise(hop, noise_length)
         with torch.no_grad():  # start quiet on noise, so early training hears the harmonics
-            self.head.bias[1 + num_harmonics:] = -4.0
+            self.head.bias[1 + num_harmonics:1 + num_harmonics + num_noise_bands] = -4.0
 
     def _plan_noise(self, hop: int, noise_length: int) -> None:
         """Constants for :meth:`_noise`: the noise bank cut into control-frame segments.
@@ -151,17 +156,22 @@ class HarmonicGenerator(nn.Module):
         out = self.head(self.ups(x))
         out = out.float() if half else out
         f0_hz = 440.0 * torch.pow(2.0, (pitch.to(torch.float32) - 69.0) / 12.0)
-        harmonic_hz = f0_hz[:, None] * self.harmonic_numbers[None, :]
+        top = 2.0 ** (self.vibrato_cents / 1200.0)  # the highest the pitch can go
+        harmonic_hz = f0_hz[:, None] * self.harmonic_numbers[None, :] * top
         audible = (harmonic_hz < 0.48 * self.sample_rate).to(torch.float32)  # no aliasing
         logits = out[:, 1:1 + self.num_harmonics]
         distribution = torch.softmax(logits, dim=1) * audible[:, :, None]
         distribution = distribution / (distribution.sum(dim=1, keepdim=True) + 1e-7)
-        return {
+        bands = slice(1 + self.num_harmonics, 1 + self.num_harmonics + self.noise_bands_count)
+        controls = {
             "f0_hz": f0_hz,
             "amplitude": scaled_sigmoid(out[:, :1]),
             "harmonic_distribution": distribution,
-            "noise_band_gains": scaled_sigmoid(out[:, 1 + self.num_harmonics:]),
+            "noise_band_gains": scaled_sigmoid(out[:, bands]),
         }
+        if self.vibrato_cents > 0:
+            controls["f0_cents"] = self.vibrato_cents * torch.tanh(out[:, -1])
+        return controls
 
     def get_signal(self, controls: dict[str, torch.Tensor]) -> torch.Tensor:
         """Pure synthesis from controls: a wavetable oscillator plus filtered noise, ``[B, num_samples]``.
@@ -177,7 +187,15 @@ class HarmonicGenerator(nn.Module):
         tables = torch.matmul(amps.transpose(1, 2), self.sine_basis)  # [B, T, L]
         tables = torch.cat([tables, tables[:, -1:]], dim=1).reshape(batch, -1)  # hold the last frame
         # Phase in cycles, wrapped in float64: float32 would smear the partials late in the note.
-        cycles = f0_hz.to(torch.float64)[:, None] / self.sample_rate * self.sample_index[None, :]
+        if "f0_cents" in controls:  # the pitch moves: the phase is the running sum of the frequency
+            ratio = torch.pow(2.0, controls["f0_cents"] / 1200.0)
+            ratio = torch.cat([ratio, ratio[:, -1:]], dim=1)  # [B, T + 1]: hold the last frame
+            here, there = ratio[:, self.frame_index], ratio[:, self.frame_index + 1]
+            step = (f0_hz[:, None] / self.sample_rate) * (here + (there - here) * self.frame_fraction[None, :])
+            step = step.to(torch.float64)
+            cycles = torch.cumsum(step, dim=1) - step[:, :1]  # phase 0 at the first sample
+        else:
+            cycles = f0_hz.to(torch.float64)[:, None] / self.sample_rate * self.sample_index[None, :]
         position = (cycles - torch.floor(cycles)).to(torch.float32) * self.table_size  # [B, N]
         left = torch.floor(position)
         frac = position - left
