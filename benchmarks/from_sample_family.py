@@ -1,0 +1,78 @@
+"""`synth preset from-sample` on instruments the palette never heard: does the preset keep the family?
+
+Renders one-shots of GM programs outside the palette with FluidSynth (one per family the palette
+has: Bright Acoustic Piano, Viola, Trombone, Oboe, ...), at three keys, writes each as a WAV and
+encodes it exactly as the CLI does (``synth.plugin.encode``: the runtime's numpy log-mel and the
+plugin's ONNX encoder). Each preset then plays five keys with the plugin, and each note is judged
+by the nearest held-out real note of the palette data set at that key (standardised log-mel
+statistics, as ``synth eval --palette``): is it of the sample's GM family? The issue's bar: 75 %.
+
+  .venv/bin/python benchmarks/from_sample_family.py --model out/palette.onnx --data data/palette
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from synth.gm import family, family_name, program_name  # noqa: E402
+from synth.plugin.encode import encode_sample  # noqa: E402
+from synth.plugin.model import GeneratorModel  # noqa: E402
+from training.data import NoteDataset, build_soundfont_dataset  # noqa: E402
+from training.metrics import note_features  # noqa: E402
+
+# Outside the palette, one or two per family it covers.
+UNSEEN = (1, 5, 12, 17, 25, 34, 41, 49, 57, 66, 68, 74, 80)
+SOURCE_KEYS = (48, 60, 72)
+PLAYED_KEYS = (48, 55, 60, 67, 72)
+VELOCITY = 100
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="a palette plugin (contract v2, with an encoder)")
+    parser.add_argument("--data", type=Path, default=ROOT / "data" / "palette", help="the palette data set")
+    args = parser.parse_args()
+    model = GeneratorModel.load(args.model, device="cpu")
+    m = model.manifest
+    held = NoteDataset.load(args.data, "validation")
+    rows = np.flatnonzero(np.isin(held.pitch, PLAYED_KEYS))
+    real = note_features(held.audio[rows], held.sample_rate)
+    mean, std = real.mean(axis=0), real.std(axis=0) + 1e-6
+    real = (real - mean) / std
+    with tempfile.TemporaryDirectory() as tmp:
+        unseen = NoteDataset.load(build_soundfont_dataset(
+            Path(tmp) / "unseen", list(UNSEEN), list(SOURCE_KEYS), [VELOCITY], sample_rate=44100,
+            num_samples=88200, progress=False, validation_share=0.0), None)
+        results: dict[int, list[bool]] = {}
+        for i in range(len(unseen)):
+            program = int(unseen.program[i])
+            wav = Path(tmp) / f"{program}-{unseen.pitch[i]}.wav"
+            sf.write(wav, np.asarray(unseen.audio[i]), unseen.sample_rate)  # 44.1 kHz: the encoder resamples
+            encoded = encode_sample(m, wav)
+            z = np.repeat(encoded.latent[None], len(PLAYED_KEYS), axis=0)
+            audio = model.generate(z, np.array(PLAYED_KEYS), np.full(len(PLAYED_KEYS), VELOCITY / 127, np.float32))
+            described = (note_features(audio[:, :held.audio.shape[1]], m.sample_rate) - mean) / std
+            for key, vector in zip(PLAYED_KEYS, described):
+                candidates = np.flatnonzero(held.pitch[rows] == key)
+                nearest = candidates[np.argmin(np.linalg.norm(real[candidates] - vector, axis=1))]
+                results.setdefault(program, []).append(family(int(held.program[rows][nearest])) == family(program))
+    print("| unseen instrument | family | notes in its family |")
+    print("|---|---|---|")
+    for program, kept in results.items():
+        print(f"| {program_name(program)} | {family_name(program)} | {100 * np.mean(kept):.0f}% |")
+    overall = float(np.mean([k for kept in results.values() for k in kept]))
+    print(f"| **all** | | **{100 * overall:.1f}%** of {sum(len(k) for k in results.values())} notes |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
