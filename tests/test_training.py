@@ -84,6 +84,35 @@ def test_train_cli_refuses_unknown_keys_and_missing_data(tmp_path):
     assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_run_stopped_by_sigterm_saves_and_resumes(tiny_dataset, tmp_path):
+    """A long run in the background is stopped by kill or by its session's end (and a
+    non-interactive shell's background job ignores Ctrl-C): it saves where it is and resumes."""
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    sets = [arg for o in TINY_CONFIG_OVERRIDES + [f"data.folder={str(tiny_dataset)!r}", "train.steps=100000",
+                                                  "train.tensorboard=false"] for arg in ("--set", o)]
+    proc = subprocess.Popen([sys.executable, "-m", "synth", "train", str(ROOT / "training/configs/default.toml"),
+                             "--run-dir", str(run), "-q", *sets], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted at step" in err and "Traceback" not in err, err
+    stopped = int(err.split("interrupted at step ")[1].split(";")[0])
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == stopped >= 1
+    done = subprocess.run([sys.executable, "-m", "synth", "train", str(ROOT / "training/configs/default.toml"),
+                           "--run-dir", str(run), "-q", "--resume", *sets[:-4],
+                           "--set", f"train.steps={stopped + 2}", "--set", "train.tensorboard=false"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"resuming at step {stopped}" in done.stderr
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == stopped + 2
+
+
 def _torchrun(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

@@ -275,7 +275,7 @@ class Trainer:
                     losses["step"], losses["elapsed_s"] = self.step, time.time() - started
                     self.history.append(losses)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()
-                                    if k in ("d", "g_adv", "stft", "kl", "harm", "noise")})
+                                    if k in ("d", "g_adv", "stft", "kl", "harm", "noise", "vib")})
                     if self.monitor:
                         self.monitor.scalars(self.step, losses)
                 if self.monitor and self.step % train["sample_every"] == 0:

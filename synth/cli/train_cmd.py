@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -47,8 +48,15 @@ def run(args: argparse.Namespace) -> int:
             raise SynthError(f"nothing to resume: {checkpoint} does not exist")
         trainer.load_state(load_checkpoint(checkpoint))
         print(f"resuming at step {trainer.step}", file=sys.stderr)
+    # Stopped by kill, a session's end or a shell that ignores Ctrl-C for background jobs: save
+    # and exit as on Ctrl-C, so a long run loses nothing and goes on with --resume.
+    signal.signal(signal.SIGTERM, _interrupt)
     trainer.fit(progress=not args.quiet)
     if trainer.group.leader:
         print(args.run_dir / CHECKPOINT_NAME)
     trainer.group.close()
     return 0
+
+
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
