@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from training.analysis import analyse_notes, control_loss, vibrato_loss
+from training.analysis import FLOOR, NOISE_SCALE, analyse_notes, control_loss, vibrato_loss
+from training.losses import discriminator_loss, feature_matching, generator_loss
 from training.models.encoder import kl_to_normal
 
 if TYPE_CHECKING:
@@ -77,9 +78,58 @@ class ControlStage:
             vibrato = vibrato_loss(controls, self.cents[idx], self.cents_weight[idx])
             loss = loss + vibrato
             losses["vib"] = vibrato.item()
+        if trainer.control_discriminator is not None:
+            adversarial = self._adversarial(controls, idx, pitch, velocity, losses)
+            loss = loss + config["train"]["control_gan_weight"] * adversarial
         trainer.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         trainer.group.average_gradients(trainer.generator)
         trainer.group.average_gradients(trainer.encoder)
         trainer.opt_g.step()
         return losses
+
+    def _curves(self, amps: torch.Tensor, gains: torch.Tensor, cents: torch.Tensor | None,
+                idx: torch.Tensor) -> torch.Tensor:
+        """Control curves as the control discriminator reads them, ``[B, C, T]`` about -2..2: log
+        amplitudes, log noise gains (bands the analysis could not measure zeroed on both sides),
+        and the pitch deviation in semitones where it was measured."""
+        parts = [torch.log10(amps + FLOOR) + 2.0,
+                 (torch.log10(gains * NOISE_SCALE + FLOOR) + 2.0) * self.weight[idx]]
+        if cents is not None:
+            parts.append((cents / 100.0 * self.cents_weight[idx])[:, None])
+        return torch.cat(parts, dim=1)
+
+    def _adversarial(self, controls: dict, idx: torch.Tensor, pitch: torch.Tensor, velocity: torch.Tensor,
+                     losses: dict[str, float]) -> torch.Tensor:
+        """One step of the control discriminator (real notes' analysed curves against the decoded
+        ones, and against curves decoded from prior latents), then the generator's adversarial and
+        feature-matching terms (the fakes are reconstructions of the same notes: matching D's
+        features is a paired loss)."""
+        trainer = self.trainer
+        config = trainer.config
+        kind = config["train"]["gan_loss"]
+        disc = trainer.control_discriminator
+        vibrato = "f0_cents" in controls
+        real = self._curves(self.harmonics[idx], self.noise[idx], self.cents[idx] if vibrato else None, idx)
+        fake = self._curves(controls["amplitude"] * controls["harmonic_distribution"], controls["noise_band_gains"],
+                            controls.get("f0_cents"), idx)
+        judged, judged_pitch = fake, pitch
+        count = int(round(len(idx) * config["encoder"]["prior_share"]))
+        if count:  # latents from the prior must decode to curves like an instrument's too
+            prior = trainer.generator.get_controls(
+                torch.randn(count, trainer.encoder.latent_dim, device=idx.device), pitch[:count], velocity[:count])
+            prior_curves = self._curves(prior["amplitude"] * prior["harmonic_distribution"],
+                                        prior["noise_band_gains"], prior.get("f0_cents"), idx[:count])
+            judged, judged_pitch = torch.cat([fake, prior_curves]), torch.cat([pitch, pitch[:count]])
+        real_logits, real_features = disc(real, pitch)
+        fake_logits, _ = disc(judged.detach(), judged_pitch)
+        d_loss = discriminator_loss(kind, real_logits, fake_logits)
+        trainer.opt_cd.zero_grad(set_to_none=True)
+        d_loss.backward()
+        trainer.group.average_gradients(disc)
+        trainer.opt_cd.step()
+        fake_logits, fake_features = disc(judged, judged_pitch)
+        adversarial = generator_loss(kind, fake_logits)
+        matching = feature_matching(real_features, [f[:len(idx)] for f in fake_features])
+        losses.update({"cd": d_loss.item(), "c_adv": adversarial.item(), "c_fm": matching.item()})
+        return adversarial + matching

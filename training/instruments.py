@@ -17,7 +17,7 @@ import torch
 from training.data import NoteDataset
 
 ENCODE_BATCH = 32
-SPREAD_SIGMAS = 2.0
+SPREAD_SIGMAS = 2.5
 MIN_SPREAD = 0.25  # a direction the instruments barely use still moves the sound audibly
 
 

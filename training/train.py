@@ -34,7 +34,7 @@ from training.data import NoteDataset
 from training.distributed import Group
 from training.losses import discriminator_loss, feature_matching, generator_loss, gradient_penalty, r1_penalty
 from training.models import build_discriminator, build_generator
-from training.models.discriminators import multi_resolution_stft_loss
+from training.models.discriminators import ControlDiscriminator, multi_resolution_stft_loss
 from training.models.encoder import TimbreEncoder, kl_to_normal
 from training.monitor import Monitor
 
@@ -101,6 +101,14 @@ class Trainer:
         self.history: list[dict[str, float]] = []
         self.monitor: Monitor | None = None
         self.control: ControlStage | None = None  # made when the control stage first runs
+        # The control stage's adversary (train.control_gan_weight > 0): judges control curves.
+        self.control_discriminator = self.opt_cd = None
+        if train["control_steps"] and train["control_gan_weight"] > 0:
+            model = config["model"]
+            curves = model["num_harmonics"] + model["num_noise_bands"] + (model["vibrato_cents"] > 0)
+            self.control_discriminator = ControlDiscriminator(curves).to(self.device)
+            self.group.broadcast_parameters(self.control_discriminator)
+            self.opt_cd = torch.optim.Adam(self.control_discriminator.parameters(), lr=train["lr_d"], betas=betas)
 
     # -- state -------------------------------------------------------------------------------
     def _rng_state(self) -> dict[str, Any]:
@@ -120,7 +128,9 @@ class Trainer:
                 "opt_d": self.opt_d.state_dict(), "torch_rng": rngs[0]["torch"], "numpy_rng": rngs[0]["numpy"],
                 "rank_rngs": rngs, "replica_checksums": checksums, "history": self.history,
                 "data": self.data.description,
-                **({"encoder": self.encoder.state_dict()} if self.encoder is not None else {})}
+                **({"encoder": self.encoder.state_dict()} if self.encoder is not None else {}),
+                **({"control_discriminator": self.control_discriminator.state_dict(),
+                    "opt_cd": self.opt_cd.state_dict()} if self.control_discriminator is not None else {})}
 
     def load_state(self, state: dict[str, Any]) -> None:
         self.generator.load_state_dict(state["generator"])
@@ -130,6 +140,9 @@ class Trainer:
             self.encoder.load_state_dict(state["encoder"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        if self.control_discriminator is not None and "control_discriminator" in state:
+            self.control_discriminator.load_state_dict(state["control_discriminator"])
+            self.opt_cd.load_state_dict(state["opt_cd"])
         rngs = state.get("rank_rngs") or [{"torch": state["torch_rng"], "numpy": state["numpy_rng"]}]
         if len(rngs) == self.group.world:
             mine = rngs[self.group.rank]
@@ -275,7 +288,7 @@ class Trainer:
                     losses["step"], losses["elapsed_s"] = self.step, time.time() - started
                     self.history.append(losses)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()
-                                    if k in ("d", "g_adv", "stft", "kl", "harm", "noise", "vib")})
+                                    if k in ("d", "g_adv", "stft", "kl", "harm", "noise", "vib", "cd", "c_adv")})
                     if self.monitor:
                         self.monitor.scalars(self.step, losses)
                 if self.monitor and self.step % train["sample_every"] == 0:

@@ -63,3 +63,32 @@ def multi_resolution_stft_loss(fake: torch.Tensor, real: torch.Tensor,
         convergence = torch.linalg.norm(r - f, dim=(1, 2)) / (torch.linalg.norm(r, dim=(1, 2)) + 1e-7)
         total = total + convergence.mean() + F.l1_loss(torch.log(f + 1e-5), torch.log(r + 1e-5))
     return total / len(fft_sizes)
+
+
+class ControlDiscriminator(nn.Module):
+    """Judges a note's control curves (log partial amplitudes, log noise gains, the pitch's
+    deviation: ``[B, C, frames]``) given its pitch: the palette's control stage trains against it
+    so the decoder keeps the frame-to-frame life of real notes that a regression averages away.
+    Strided 1-D convolutions over time, a projection term for the pitch."""
+
+    def __init__(self, in_channels: int, channels: int = 128) -> None:
+        super().__init__()
+        layers, width = [], in_channels
+        for stride in (1, 2, 2, 2):
+            layers += [nn.utils.spectral_norm(nn.Conv1d(width, channels, 5, stride=stride, padding=2)),
+                       nn.LeakyReLU(0.2)]
+            width = channels
+        self.body = nn.Sequential(*layers)
+        self.out = nn.utils.spectral_norm(nn.Linear(channels, 1))
+        self.pitch_embedding = nn.utils.spectral_norm(nn.Embedding(128, channels))
+
+    def forward(self, controls: torch.Tensor, pitch: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        features = []
+        x = controls
+        for layer in self.body:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                features.append(x)
+        pooled = x.mean(dim=2)
+        logit = self.out(pooled)[:, 0] + (self.pitch_embedding(pitch.clamp(0, 127)) * pooled).sum(dim=1)
+        return logit, features
