@@ -35,13 +35,14 @@ def main() -> int:
     parser.add_argument("--midi", type=Path, default=ROOT / "benchmarks" / "bench_3min.mid")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samplerate", type=int, default=48000)
+    parser.add_argument("--model", type=Path, default=None, help="a plugin to render with (default: built-in)")
     parser.add_argument("--no-append", action="store_true", help="print only")
     args = parser.parse_args()
     song_s = mido.MidiFile(args.midi).length
     ours, theirs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         synth_cmd = [sys.executable, "-m", "synth", "render", str(args.midi), "-o", f"{tmp}/ours.wav", "-q",
-                     "--samplerate", str(args.samplerate)]
+                     "--samplerate", str(args.samplerate)] + (["--model", str(args.model)] if args.model else [])
         fluid_cmd = ["fluidsynth", "-ni", "-q", "-r", str(args.samplerate), "-F", f"{tmp}/fluid.wav",
                      str(SOUNDFONT), str(args.midi)]
         for _ in range(args.rounds):  # alternate, so both see the same machine state
@@ -49,7 +50,8 @@ def main() -> int:
             theirs.append(timed(fluid_cmd))
     ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
     table = (f"| renderer | median wall time (s) | real-time factor |\n|---|---|---|\n"
-             f"| `synth render` (default model, CPU) | {ours_s:.2f} | {song_s / ours_s:.0f}x |\n"
+             f"| `synth render` ({args.model.name if args.model else 'default model'}, CPU) | {ours_s:.2f} | "
+             f"{song_s / ours_s:.0f}x |\n"
              f"| `fluidsynth -ni -F` (FluidR3_GM) | {theirs_s:.2f} | {song_s / theirs_s:.0f}x |\n\n"
              f"Ratio ours / FluidSynth: **{ours_s / theirs_s:.2f}x** "
              f"(file {args.midi.name}: {song_s:.0f} s of music, {args.rounds} alternating rounds, "
@@ -58,7 +60,8 @@ def main() -> int:
     if not args.no_append:
         entry = (f"\n### Headless render vs FluidSynth, {dt.date.today().isoformat()}\n\n"
                  f"Machine: {machine()}. Command: `.venv/bin/python benchmarks/render_vs_fluidsynth.py "
-                 f"--rounds {args.rounds}`\n\n{table}")
+                 f"--rounds {args.rounds} --midi {args.midi.name}"
+                 f"{' --model ' + str(args.model) if args.model else ''}`\n\n{table}")
         with open(ROOT / "docs" / "performance.md", "a") as handle:
             handle.write(entry)
     return 0
