@@ -16,7 +16,7 @@ TINY_CONFIG_OVERRIDES = [
     "model.num_harmonics=16", "model.num_noise_bands=4", "model.noise_length=4000", "model.hidden=32",
     "model.channels=16", "model.pitch_min=57", "model.pitch_max=69",
     "train.steps=3", "train.batch_size=4", "train.crop_samples=8000", "train.checkpoint_every=1",
-    "train.log_every=1",
+    "train.log_every=1", "train.threads=1",  # tiny models: a second thread only contends
 ]
 
 
