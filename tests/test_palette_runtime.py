@@ -110,3 +110,15 @@ def test_render_names_a_substituted_program_on_stderr(palette_path, tmp_path):
     assert "program 43 (Cello) is not in this model; playing Violin" in done.stderr
     assert "channel 10 is General MIDI percussion" in done.stderr
     assert done.stderr.count("channel 10") == 1
+
+
+def test_a_seed_gives_each_instrument_a_reproducible_variation(palette_path):
+    from synth.engine.latent import VARIATION, instrument_presets
+
+    manifest = GeneratorModel.load(palette_path, device="cpu").manifest
+    trained, varied, again = (instrument_presets(manifest, seed) for seed in (0, 3, 3))
+    for plain, moved, same in zip(trained, varied, again):
+        distance = np.linalg.norm(np.subtract(moved.latent, plain.latent))
+        assert moved.name == plain.name and moved.program == plain.program
+        assert moved.latent == same.latent and 0.3 * VARIATION * np.sqrt(len(plain.latent)) < distance
+    assert [p.latent for p in trained] == [i["latent"] for i in manifest.instruments]

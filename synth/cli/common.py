@@ -19,7 +19,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None, help="settings file (TOML), see docs/config.md")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one setting, e.g. --set engine.polyphony=16 (repeatable)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the presets' latents (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the presets' latents; with a palette model, a variation of each instrument "
+                             "(default 0: the instruments as trained)")
     parser.add_argument("--preset", type=Path, action="append", default=[],
                         help="preset JSON file to load into program slot 0, 1, ... (repeatable)")
 
@@ -128,7 +130,7 @@ def build_synth(args: argparse.Namespace, threads: int = 0):
     if model.manifest.instruments:
         # A palette model: the user's presets first (channels start on the first), then its
         # instruments, which program changes pick by their GM program.
-        presets = chosen + instrument_presets(model.manifest)
+        presets = chosen + instrument_presets(model.manifest, args.seed)
     else:
         presets = default_presets(settings["presets.count"])
         for preset in presets:

@@ -120,10 +120,20 @@ def default_presets(count: int = 8) -> list[Preset]:
     return [Preset(name=f"Preset {i + 1}", seed=i) for i in range(count)]
 
 
-def instrument_presets(manifest: Manifest) -> list[Preset]:
-    """A palette model's factory presets: its instruments, each a named latent with a GM program."""
-    return [Preset(name=item["name"], latent=[float(x) for x in item["latent"]], program=int(item["program"]))
-            for item in manifest.instruments]
+VARIATION = 0.5  # how far (latent units) ``--seed`` moves an instrument: a variation of it, not another one
+
+
+def instrument_presets(manifest: Manifest, seed: int = 0) -> list[Preset]:
+    """A palette model's factory presets: its instruments, each a named latent with a GM program.
+    ``seed`` other than 0 gives each a reproducible variation (its latent moved ``VARIATION`` in a
+    direction drawn from the seed and the program)."""
+    presets = []
+    for item in manifest.instruments:
+        latent = np.asarray(item["latent"], np.float64)
+        if seed:
+            latent = latent + VARIATION * np.random.default_rng([seed, item["program"]]).standard_normal(len(latent))
+        presets.append(Preset(name=item["name"], latent=[float(x) for x in latent], program=int(item["program"])))
+    return presets
 
 
 class LatentSpace:
