@@ -117,11 +117,11 @@ def test_all_notes_off_and_panic(synth):
     assert synth.active_voices == 0
 
 
-def test_program_change_selects_a_preset_with_another_latent(synth):
+def test_program_change_selects_an_instrument_with_another_latent(synth):
     z0, _ = synth.channel_latent(0)
-    synth.handle(ev.MidiEvent(ev.PROGRAM, 0, 3, 0))
-    z3, _ = synth.channel_latent(0)
-    assert synth.channels[0].preset_index == 3 and not np.allclose(z0, z3)
+    synth.handle(ev.MidiEvent(ev.PROGRAM, 0, 40, 0))  # GM program 41, the built-in palette's violin
+    z40, _ = synth.channel_latent(0)
+    assert synth.instrument_name(0) == "Violin (GM 41)" and not np.allclose(z0, z40)
 
 
 def test_knob_moves_latent_along_its_direction(synth):
@@ -187,12 +187,12 @@ def test_notes_outside_model_range_play_in_tune(synth):
 
 
 def test_state_round_trip(synth):
-    synth.handle(ev.MidiEvent(ev.PROGRAM, 2, 5, 0))
+    synth.handle(ev.MidiEvent(ev.PROGRAM, 2, 40, 0))
     synth.set_knob(3, 0.9, channel=2)
     state = synth.state()
     other = Synth(synth.model)
     other.load_state(state)
-    assert other.channels[2].preset_index == 5
+    assert other.channels[2].preset_index == synth.channels[2].preset_index != 0
     assert np.array_equal(other.channel_latent(2)[0], synth.channel_latent(2)[0])
 
 

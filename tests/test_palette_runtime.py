@@ -89,8 +89,8 @@ def test_the_drum_channel_is_skipped_with_one_notice(palette):
     assert played.active_voices == 1  # drum_channel = 0 plays it
 
 
-def test_a_version_1_model_keeps_its_program_changes(default_model):
-    synth = Synth(default_model)
+def test_a_model_without_instruments_keeps_its_program_changes(tiny_model_path):
+    synth = Synth(GeneratorModel.load(tiny_model_path, device="cpu"))
     _program(synth, 0, 11)
     assert synth.channels[0].preset_index == 11 % len(synth.presets) and not synth.notices
 

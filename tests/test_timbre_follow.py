@@ -69,7 +69,7 @@ def test_the_next_note_after_a_program_change_offline_is_the_new_preset(default_
     synth = Synth(default_model)
     out = play(synth, {0: [ev.MidiEvent(ev.PROGRAM, 0, 3, 0)], 10: [ev.note_on(NOTE, 100)]}, RATE)[:, 0]
     other = Synth(default_model)
-    other.select_preset(3, 0)
+    other.select_program(3, 0)
     direct = play(other, {10: [ev.note_on(NOTE, 100)]}, RATE)[:, 0]
     np.testing.assert_array_equal(out, direct)
 
