@@ -51,6 +51,11 @@ def _knob_value(screen: str, knob: int) -> float:
     return float(re.search(rf"^\W*>?{knob}\s+\S+\s+=*\s*([0-9.]+)", screen, re.M).group(1))
 
 
+def _preset_name(screen: str) -> str:
+    match = re.search(r"save as\s+(.*?)_\s", screen)
+    return match.group(1) if match else "x" * 40
+
+
 def _key(key: str) -> None:
     _tmux("send-keys", "-t", SESSION, "-l", key)
     time.sleep(0.3)
@@ -115,7 +120,7 @@ def test_terminal_ui_shows_the_instrument_and_its_keys_work(tmp_path):
 
         _key("s")  # save the sound as a preset under a name
         _wait_for(r"save as")
-        for _ in range(12):
+        for _ in range(len(_preset_name(_screen())) + 2):  # clear the name it offers (the instrument's)
             _key("\x7f")
         for char in "warm pad":
             _key(char)

@@ -122,3 +122,19 @@ def test_a_seed_gives_each_instrument_a_reproducible_variation(palette_path):
         assert moved.name == plain.name and moved.program == plain.program
         assert moved.latent == same.latent and 0.3 * VARIATION * np.sqrt(len(plain.latent)) < distance
     assert [p.latent for p in trained] == [i["latent"] for i in manifest.instruments]
+
+
+def test_a_hot_swap_keeps_the_users_presets_and_takes_the_new_models_instruments(palette_path, tiny_model_path):
+    from synth.engine.latent import Preset
+    from synth.host.hotswap import presets_after_swap
+
+    palette, tiny = (GeneratorModel.load(p, device="cpu") for p in (palette_path, tiny_model_path))
+    width = tiny.manifest.latent_dim  # the palette here is the tiny model with instruments: the same width
+    mine = [Preset("seeded", seed=3), Preset("mine", latent=[0.1] * width), Preset("wide", latent=[0.1] * (width + 1))]
+    playing = mine + Synth(palette).presets  # the user's, then the palette's instruments
+    after = presets_after_swap(playing, tiny)  # a model without instruments
+    assert [p.name for p in after] == ["seeded", "mine"]  # 'wide' was made for another model
+    back = presets_after_swap(after, palette)
+    assert [p.name for p in back] == ["seeded", "mine"] + [name for name, _ in INSTRUMENTS]
+    assert presets_after_swap(Synth(palette).presets, tiny) is None  # nothing carried: the tiny model's defaults
+    Synth(tiny, presets=after).channel_latent(0)  # plays

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..engine.latent import Preset, instrument_presets
 from ..engine.synth import Synth
 from ..errors import SynthError
 from ..plugin.model import GeneratorModel
@@ -20,6 +21,17 @@ WARM_SLICE = 128  # hot-swap warm-up requests queued at once (the worker's queue
 WARM_TIMEOUT_S = 60.0
 WATCH_EVERY_S = 0.5
 SETTLE_S = 0.2  # after a change, let the writer finish (exports write atomically, copies may not)
+
+
+def presets_after_swap(presets: list[Preset], model: GeneratorModel) -> list[Preset] | None:
+    """The presets a swapped-in ``model`` plays: the user's that fit it (seeded ones, and latents of
+    its width), then its own instruments, never the old model's (their latents are another
+    model's). ``None``: nothing carried over and no instruments, so the model's default presets."""
+    width = model.manifest.latent_dim
+    kept = [p for p in presets if p.program is None and (p.latent is None or len(p.latent) == width)]
+    if model.manifest.instruments:
+        return kept + instrument_presets(model.manifest)
+    return kept or None
 
 
 def warm(synth: Synth, rate: int, block: int, stop: threading.Event, playing: bool = False) -> None:

@@ -40,7 +40,7 @@ from ..midi.inputs import open_midi_inputs
 from ..midi.source import MidiSource, NoMidiInput
 from ..settings import DEFAULTS, save_setting
 from .ahead import AheadBlock, MidiCycleGate
-from .hotswap import ModelWatcher, warm
+from .hotswap import ModelWatcher, presets_after_swap, warm
 from .outputs import find_output_device, open_output
 from .stats import LiveStats
 
@@ -147,7 +147,8 @@ class LiveHost:
         osc = self._start_osc()
         if opts.watch is not None:
             self._watcher = ModelWatcher(
-                opts.watch, lambda model: Synth(model, self.synth.settings, list(self.synth.presets)),
+                opts.watch,
+                lambda model: Synth(model, self.synth.settings, presets_after_swap(self.synth.presets, model)),
                 lambda new: warm(new, rate, block, self.stop, playing=True),
                 lambda new: self.submit(lambda host: host.swap_synth(new)), self.say, self.stop)
             self._watcher.start()
