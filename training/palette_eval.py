@@ -22,12 +22,12 @@ import numpy as np
 import torch
 
 from synth.errors import DataError
-from synth.gm import family, program_name
+from synth.gm import family, family_name, program_name
 from synth.pitch import pitch_error_cents
 
 from .data import NoteDataset
 from .instruments import encode_notes, instrument_directions
-from .metrics import note_features
+from .metrics import frechet_distance, note_features
 from .models import build_generator
 from .train import build_encoder, load_checkpoint
 
@@ -51,6 +51,7 @@ class PaletteReport:
     knob_reach: list[float] = field(default_factory=list)  # per knob: sweep distance / median between instruments
     knob_in_tune: list[float] = field(default_factory=list)  # per knob: the sweep's notes within 50 cents
     map_points: dict = field(default_factory=dict)  # for the timbre map (training/timbre_map.py)
+    frechet: dict = field(default_factory=dict)  # per GM family: (generated vs real, real vs real, ratio)
 
     def table(self) -> str:
         lines = [f"palette model at step {self.step}",
@@ -63,6 +64,10 @@ class PaletteReport:
                   f"reconstruction of held-out notes, log-mel distance: {self.reconstruction:.2f} "
                   f"(two velocities of one real note: {self.real_reconstruction:.2f})",
                   f"pitch: {100 * self.pitch_accuracy:.1f}% of the generated notes within 50 cents (YIN)"]
+        if self.frechet:
+            lines.append("Fréchet distance per family (generated at the lower held-out velocity against real notes "
+                         "at the higher; real lower against real higher; ratio, goal <= 2): " + "; ".join(
+                             f"{name} {g:.1f} / {r:.1f} = {ratio:.2f}" for name, (g, r, ratio) in self.frechet.items()))
         for k, (reach, tune) in enumerate(zip(self.knob_reach, self.knob_in_tune)):
             lines.append(f"knob {k + 1}: a full sweep travels {reach:.2f} x the median distance between two "
                          f"instruments; {100 * tune:.0f}% of its notes in tune")
@@ -160,6 +165,7 @@ def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
             pairs.append(np.linalg.norm(held_features[i] - held_features[twin[0]]))
     separation = float(np.mean([np.argmin(np.linalg.norm(preset_matrix - latent, axis=1)) == programs.index(p)
                                 for latent, p in zip(held_latents, held.program)]))
+    frechet = _frechet_by_family(generator, presets, held, low, high)
     directions, spreads, _ = instrument_directions(preset_matrix, KNOBS_JUDGED)
     reach, knob_tune = _knob_reach(generator, preset_matrix, directions, spreads, held, held_rows, held_features,
                                    pitches)
@@ -171,7 +177,35 @@ def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
     return PaletteReport(int(state["step"]), rows, float(np.mean(all_program)), float(np.mean(all_family)),
                          float(np.mean(real_program)), float(np.mean(real_family)), separation, reconstruction,
                          float(np.mean(pairs)) if pairs else float("nan"), float(np.mean(in_tune)), reach, knob_tune,
-                         points)
+                         points, frechet)
+
+
+@torch.no_grad()
+def _frechet_by_family(generator, presets: dict[int, np.ndarray], held: NoteDataset, low: int,
+                       high: int) -> dict[str, tuple[float, float, float]]:
+    """Per GM family: the Fréchet distance (log-mel statistics) of notes generated from its
+    instruments' presets at every held-out key at velocity ``low`` to the real held-out notes at
+    ``high``, beside the real notes at ``low`` against the same; and their ratio."""
+    velocity = np.round(held.velocity * 127).astype(int)
+    rate, length = held.sample_rate, held.audio.shape[1]
+    out = {}
+    for fam in sorted({family(p) for p in presets}):
+        programs = [p for p in presets if family(p) == fam]
+        real_low = np.flatnonzero(np.isin(held.program, programs) & (velocity == low))
+        real_high = np.flatnonzero(np.isin(held.program, programs) & (velocity == high))
+        if len(real_low) < 4 or len(real_high) < 4:
+            continue
+        z = np.stack([presets[int(held.program[i])] for i in real_low]).astype(np.float32)
+        audio = np.concatenate([
+            generator(torch.from_numpy(z[i:i + BATCH]), torch.from_numpy(held.pitch[real_low[i:i + BATCH]]),
+                      torch.full((len(z[i:i + BATCH]),), low / 127.0)).numpy()
+            for i in range(0, len(z), BATCH)])
+        generated = note_features(audio[:, :length], rate)
+        reference = note_features(held.audio[real_high], rate)
+        real = note_features(held.audio[real_low], rate)
+        fake_d, real_d = frechet_distance(generated, reference), frechet_distance(real, reference)
+        out[family_name(programs[0])] = (fake_d, real_d, fake_d / max(real_d, 1e-9))
+    return out
 
 
 def _in_tune(note: np.ndarray, rate: int, pitch: int) -> bool:
