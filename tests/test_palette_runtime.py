@@ -137,4 +137,12 @@ def test_a_hot_swap_keeps_the_users_presets_and_takes_the_new_models_instruments
     back = presets_after_swap(after, palette)
     assert [p.name for p in back] == ["seeded", "mine"] + [name for name, _ in INSTRUMENTS]
     assert presets_after_swap(Synth(palette).presets, tiny) is None  # nothing carried: the tiny model's defaults
-    Synth(tiny, presets=after).channel_latent(0)  # plays
+    # What LiveHost.swap_synth does: the old synth's channels carry over, its presets do not.
+    old = Synth(palette, presets=playing)
+    _program(old, 1, 40)
+    new = Synth(tiny, presets=after)
+    carried = old.state()
+    carried.pop("presets")
+    new.load_state(carried)
+    for channel in range(16):
+        new.channel_latent(channel)  # every channel plays on the new model

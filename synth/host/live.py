@@ -367,7 +367,11 @@ class LiveHost:
         self._fading.append((old, SWAP_FADE_BLOCKS))
         self._retired.append(old)
         old.stop_worker(timeout=0)  # it generates nothing more; joined at exit
-        new.load_state({**old.state(), "model_sha256": new.model.sha256})
+        # The channels, knobs and bindings carry over; the presets are the new synth's own (the
+        # user's that fit it, then its instruments: presets_after_swap), not the old model's.
+        carried = {**old.state(), "model_sha256": new.model.sha256}
+        carried.pop("presets", None)
+        new.load_state(carried)
         new.on_bind = self._learned
         self.synth = new
         self._raise_receiver(new, wait=False)  # the engine thread never waits
