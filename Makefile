@@ -45,9 +45,9 @@ $(STAMP): pyproject.toml
 # one torch thread): the control stage for 6,005 steps, then 1,995 more with the adversary on the
 # control curves, as the shipped model was trained (docs/default-model.md).
 default-model: palette-data
-	$(BIN)/synth train training/configs/palette.toml --run-dir runs/default --set train.steps=6005
-	$(BIN)/synth train training/configs/palette.toml --run-dir runs/default --resume --set train.steps=8000 \
-	  --set train.control_steps=8000 --set train.control_gan_weight=0.1
+	$(BIN)/synth train training/configs/palette.toml --run-dir runs/default --set train.steps=6005 \
+	  --set train.control_steps=6000 --set train.control_gan_weight=0
+	$(BIN)/synth train training/configs/palette.toml --run-dir runs/default --resume --set train.steps=8000
 	$(BIN)/synth export runs/default/checkpoint.pt -o synth/default_model/default.onnx --name "GAN Palette" \
 	  --data data/palette --force
 
@@ -58,8 +58,8 @@ ep-model: system $(STAMP)
 	$(BIN)/synth export runs/ep/checkpoint.pt -o out/ep.onnx --name "GAN Electric Piano"
 
 # The palette (issue 13, in progress): sixteen GM instruments, velocities 60 and 100 held out for
-# evaluation (16-bit, 480 MB, about a minute), and the encoder + generator run on one torch thread,
-# resumed from its checkpoint whenever there is one (1.6 s a step on this 2-core machine).
+# evaluation (16-bit, 480 MB, about a minute), and the encoder + generator run on one torch thread
+# (training/configs/palette.toml), resumed from its checkpoint whenever there is one.
 palette-data: system $(STAMP)
 	test -f data/palette/index.json || $(BIN)/synth dataset soundfont -o data/palette --programs palette \
 	  --velocities 40,80,120 --held-out-velocities 60,100
