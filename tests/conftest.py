@@ -25,16 +25,21 @@ def default_model() -> GeneratorModel:
     return GeneratorModel.load(DEFAULT_MODEL, device="cpu")
 
 
-@pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory) -> Path:
-    """A few real FluidSynth notes (Electric Piano 1) at 16 kHz, 1 s each."""
+def _tiny_soundfont_set(tmp_path_factory, name: str, programs: list[int], pitches: list[int], **options) -> Path:
+    """Real FluidSynth notes of ``programs`` at 16 kHz, 1 s each, velocities 60 and 110."""
     if shutil.which("fluidsynth") is None:
         pytest.skip("fluidsynth is not installed (make test installs it)")
     from training.data import build_soundfont_dataset
 
-    folder = tmp_path_factory.mktemp("data") / "tiny"
-    return build_soundfont_dataset(folder, [4], list(range(57, 70, 2)), [60, 110], sample_rate=16000,
-                                   num_samples=16000, progress=False)
+    folder = tmp_path_factory.mktemp("data") / name
+    return build_soundfont_dataset(folder, programs, pitches, [60, 110], sample_rate=16000, num_samples=16000,
+                                   progress=False, **options)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """A few real FluidSynth notes (Electric Piano 1)."""
+    return _tiny_soundfont_set(tmp_path_factory, "tiny", [4], list(range(57, 70, 2)))
 
 
 @pytest.fixture(scope="session")
@@ -61,14 +66,10 @@ def tiny_model_path(tiny_run, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_palette_dataset(tmp_path_factory) -> Path:
-    """Two real FluidSynth instruments (Electric Piano 1 and Violin), a few notes each, 16 kHz, 1 s."""
-    if shutil.which("fluidsynth") is None:
-        pytest.skip("fluidsynth is not installed (make test installs it)")
-    from training.data import build_soundfont_dataset
-
-    folder = tmp_path_factory.mktemp("data") / "tiny-palette"
-    return build_soundfont_dataset(folder, [4, 40], list(range(57, 70, 4)), [60, 110], sample_rate=16000,
-                                   num_samples=16000, progress=False, held_out_velocities=[80, 100])
+    """Two real FluidSynth instruments (Electric Piano 1 and Violin), a few notes each, velocities
+    80 and 100 held out."""
+    return _tiny_soundfont_set(tmp_path_factory, "tiny-palette", [4, 40], list(range(57, 70, 4)),
+                               held_out_velocities=[80, 100])
 
 
 @pytest.fixture(scope="session")

@@ -11,21 +11,10 @@ import pytest
 
 from synth.engine.synth import Synth
 from synth.gm import program_name
+from tests.spectra import band_spectrum
 
 ISSUE_PROGRAMS = (0, 4, 11, 16, 19, 24, 33, 40, 42, 48, 56, 61, 65, 71, 73, 81)
 SWEEP_DB = 3.0
-
-
-def _bands(x: np.ndarray, rate: int) -> np.ndarray:
-    frame = 2048
-    frames = [x[i:i + frame] for i in range(0, len(x) - frame + 1, frame // 2)]
-    power = np.median([np.abs(np.fft.rfft(f * np.hanning(frame))) ** 2 for f in frames], axis=0)
-    freqs = np.fft.rfftfreq(frame, 1.0 / rate)
-    edges = np.geomspace(50.0, 8000.0, 41)
-    energy = np.array([power[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])
-    db = 10.0 * np.log10(energy + 1e-20)
-    db = np.maximum(db, db.max() - 80.0)
-    return db - db.mean()
 
 
 def test_the_built_in_model_holds_the_issues_instruments(default_model):
@@ -46,6 +35,6 @@ def test_a_full_turn_of_a_knob_moves_the_spectrum(default_model, knob):
             request = synth.note_requests([(0, pitch, 100)])[0]
             audio = default_model.generate(request.latent[None], np.array([pitch]),
                                            np.array([request.velocity], np.float32))[0]
-            ends.append(_bands(audio[:rate], rate))
+            ends.append(band_spectrum(audio[:rate], rate))
         moved.append(float(np.mean(np.abs(ends[0] - ends[1]))))
     assert np.mean(moved) > SWEEP_DB, moved

@@ -26,6 +26,7 @@ import pytest
 
 from synth.ostune import jack_server_realtime
 from tests.jack_harness import JackPlayer, jack_running, midi_port, start_synth, stop_synth
+from tests.spectra import band_spectrum
 
 if not jack_running():
     if os.environ.get("GANSYNTH_REQUIRE_JACK"):
@@ -160,31 +161,9 @@ def _struck(take, at: float, seconds: float) -> np.ndarray:
     return take["audio"][onset:onset + int(seconds * take["rate"])]
 
 
-FRAME = 2048
-
-
-def _bands(x: np.ndarray, rate: int) -> np.ndarray:
-    """Energy in 40 log-spaced bands from 50 Hz to 8 kHz, in dB, relative to their mean: the
-    timbre's shape, not its level (bands more than 80 dB down count as 80 dB down). Over frames of
-    2048 samples, leaving out the frames with a cycle the test's client missed."""
-    x = np.asarray(x, np.float64)
-    frames = [x[i:i + FRAME] for i in range(0, len(x) - FRAME + 1, FRAME // 2)]
-    frames = [f for f in frames if not np.isnan(f).any()]
-    assert frames, "the test's JACK client missed every frame of this window"
-    # The median over frames: a frame with a glitch the JACK server made (an xrun shifts the stream
-    # by a period, and the seam is heard as a click) does not count.
-    power = np.median([np.abs(np.fft.rfft(f * np.hanning(FRAME))) ** 2 for f in frames], axis=0)
-    freqs = np.fft.rfftfreq(FRAME, 1.0 / rate)
-    edges = np.geomspace(50.0, 8000.0, 41)
-    energy = np.array([power[(freqs >= lo) & (freqs < hi)].sum() for lo, hi in zip(edges[:-1], edges[1:])])
-    db = 10.0 * np.log10(energy + 1e-20)
-    db = np.maximum(db, db.max() - 80.0)
-    return db - db.mean()
-
-
 def _distance(a: np.ndarray, b: np.ndarray, rate: int) -> float:
     """Mean absolute difference of the band spectra, dB."""
-    return float(np.mean(np.abs(_bands(a, rate) - _bands(b, rate))))
+    return float(np.mean(np.abs(band_spectrum(a, rate) - band_spectrum(b, rate))))
 
 
 def _window(note: np.ndarray, rate: int, start_s: float, end_s: float) -> np.ndarray:

@@ -39,6 +39,7 @@ class SoundControls:
         # What a player should be told (a program this model lacks, drums skipped): the hosts say it.
         self.notices: collections.deque[str] = collections.deque(maxlen=64)
         self._noticed: set[str] = set()
+        self._drums_noticed = False
         self.knob_ccs = {cc: k for k, cc in enumerate(self.settings["midi.knob_ccs"][: self.latents.num_knobs])}
         self.learning: int | None = None  # knob waiting for MIDI learn to bind the next CC
         # Told the new knob CCs after each binding (the live host saves them; never blocks).
@@ -128,6 +129,9 @@ class SoundControls:
         """Whether note-ons on ``channel`` are skipped: the GM drum channel, until a drum model exists."""
         if channel + 1 != self.settings["midi.drum_channel"]:
             return False
+        if self._drums_noticed:  # every drum note comes here: say it once, build the text once
+            return True
+        self._drums_noticed = True
         self._notice(f"channel {channel + 1} is General MIDI percussion and this model plays no drums: "
                      "its notes are skipped (set [midi] drum_channel = 0 to play them)")
         return True

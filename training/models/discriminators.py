@@ -30,15 +30,21 @@ class SpectrogramDiscriminator(nn.Module):
         self.pitch_embedding = nn.utils.spectral_norm(nn.Embedding(128, channels))
 
     def forward(self, audio: torch.Tensor, pitch: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        features = []
-        x = log_magnitude(audio, self.n_fft)
-        for layer in self.body:
-            x = layer(x)
-            if isinstance(layer, nn.LeakyReLU):
-                features.append(x)
-        pooled = x.mean(dim=(2, 3))
-        logit = self.out(pooled)[:, 0] + (self.pitch_embedding(pitch.clamp(0, 127)) * pooled).sum(dim=1)
-        return logit, features
+        return judge(self, log_magnitude(audio, self.n_fft), pitch, (2, 3))
+
+
+def judge(disc: nn.Module, x: torch.Tensor, pitch: torch.Tensor,
+          pooled_dims: tuple[int, ...]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A discriminator's ``body`` over ``x`` (each activation kept for feature matching), pooled
+    over ``pooled_dims``, then its ``out`` logit plus the projection term for the pitch."""
+    features = []
+    for layer in disc.body:
+        x = layer(x)
+        if isinstance(layer, nn.LeakyReLU):
+            features.append(x)
+    pooled = x.mean(dim=pooled_dims)
+    logit = disc.out(pooled)[:, 0] + (disc.pitch_embedding(pitch.clamp(0, 127)) * pooled).sum(dim=1)
+    return logit, features
 
 
 class MultiResolutionDiscriminator(nn.Module):
@@ -83,12 +89,4 @@ class ControlDiscriminator(nn.Module):
         self.pitch_embedding = nn.utils.spectral_norm(nn.Embedding(128, channels))
 
     def forward(self, controls: torch.Tensor, pitch: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        features = []
-        x = controls
-        for layer in self.body:
-            x = layer(x)
-            if isinstance(layer, nn.LeakyReLU):
-                features.append(x)
-        pooled = x.mean(dim=2)
-        logit = self.out(pooled)[:, 0] + (self.pitch_embedding(pitch.clamp(0, 127)) * pooled).sum(dim=1)
-        return logit, features
+        return judge(self, controls, pitch, (2,))
