@@ -19,6 +19,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# What the tests started and have not stopped yet. A test that fails half way leaves its synth
+# playing into PortAudio:out_*; the next synth's client is then renamed PortAudio-01, and the next
+# tests recorded the old, silent one (CI: four failures from one). ``cleanup`` runs after every test.
+_running_synths: list[subprocess.Popen] = []
+_open_players: list[JackPlayer] = []
+
 
 def jack_running() -> bool:
     try:
@@ -51,6 +57,8 @@ class JackPlayer:
         self.closing = False
         self.client.set_process_callback(self._process)
         self.client.set_xrun_callback(self._xrun)
+        self.closed = False
+        _open_players.append(self)
 
     def _xrun(self, _delay_usecs: float) -> None:
         if not self.closing:
@@ -85,7 +93,9 @@ class JackPlayer:
             self.client.connect(source, sink)
 
     def frame_now(self) -> int:
-        return self.client.frame_time
+        # jack_frame_time is an estimate from the clock; just after activation it can fall a few
+        # frames before the first cycle's frame, where the recording begins (seen on CI: 6 frames).
+        return max(self.client.frame_time, self.start_frame or 0)
 
     def schedule(self, events: list[tuple], lead_s: float = 0.3) -> int:
         """Queue ``(seconds_from_now, midi_bytes[, port_index])``; returns the absolute frame of time zero."""
@@ -105,6 +115,11 @@ class JackPlayer:
         # libjack stops a client's process thread with pthread_cancel. Cancelled inside this
         # Python callback, the thread would die holding the GIL and hang the test process;
         # so first make the callback return at once and let a few cycles pass.
+        if self.closed:
+            return
+        self.closed = True
+        if self in _open_players:
+            _open_players.remove(self)
         self.closing = True
         time.sleep(8 * self.client.blocksize / self.rate + 0.05)
         self.client.deactivate()
@@ -128,6 +143,8 @@ def start_synth(port_name: str | None, *extra: str, server: str | None = None,
     or ``command`` in its place; returns once its ports exist."""
     import jack
 
+    if server is None:
+        _wait_for_no_synth_ports()
     midi_args = ["--virtual-midi", port_name] if port_name else []
     cmd = command or [sys.executable, "-m", "synth", "play", "--headless", "--midi-api", "jack", *midi_args,
                       "--audio-device", "jack", *extra]
@@ -135,6 +152,7 @@ def start_synth(port_name: str | None, *extra: str, server: str | None = None,
     if server:
         env["JACK_DEFAULT_SERVER"] = server
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _running_synths.append(proc)
     probe = jack.Client("gansynth-wait", no_start_server=True, servername=server)
     try:
         deadline = time.time() + 60
@@ -144,6 +162,8 @@ def start_synth(port_name: str | None, *extra: str, server: str | None = None,
             midi = [p.name for p in probe.get_ports(port_name, is_midi=True, is_input=True)] if port_name else [1]
             audio = [p.name for p in probe.get_ports("PortAudio", is_audio=True, is_output=True)]
             if midi and len(audio) >= 2:
+                if server is None and audio[:2] != ["PortAudio:out_0", "PortAudio:out_1"]:
+                    raise RuntimeError(f"the synth's output ports are {audio}, not PortAudio:out_0/1")
                 return proc
             time.sleep(0.1)
         raise RuntimeError("synth play did not open its ports within 60 s")
@@ -151,7 +171,40 @@ def start_synth(port_name: str | None, *extra: str, server: str | None = None,
         probe.close()
 
 
+def _synth_ports() -> list[str]:
+    import jack
+
+    probe = jack.Client("gansynth-look", no_start_server=True)
+    try:
+        return [p.name for p in probe.get_ports("PortAudio", is_audio=True, is_output=True)]
+    finally:
+        probe.close()
+
+
+def _wait_for_no_synth_ports(timeout: float = 5.0) -> None:
+    """Every test's synth must be the only PortAudio client: the tests record PortAudio:out_*."""
+    deadline = time.time() + timeout
+    while (ports := _synth_ports()) and time.time() < deadline:
+        time.sleep(0.1)
+    if ports:
+        raise RuntimeError(f"a synth from an earlier test still plays into {ports}; the tests record "
+                           "PortAudio:out_0/1, so stop it first")
+
+
+def cleanup() -> None:
+    """Stop what a test left running (it failed before its own stop): its players, then its synths."""
+    for player in list(_open_players):
+        player.close()
+    for proc in list(_running_synths):
+        if proc.poll() is None:
+            stop_synth(proc, timeout=5.0)
+        elif proc in _running_synths:
+            _running_synths.remove(proc)
+
+
 def stop_synth(proc: subprocess.Popen, timeout: float = 10.0) -> tuple[int, str]:
+    if proc in _running_synths:
+        _running_synths.remove(proc)
     proc.send_signal(signal.SIGTERM)
     try:
         _, err = proc.communicate(timeout=timeout)
