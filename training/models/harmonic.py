@@ -92,6 +92,7 @@ class HarmonicGenerator(nn.Module):
         hop = num_samples // num_frames
         self.register_buffer("frame_index", torch.arange(num_samples) // hop)
         self.register_buffer("frame_fraction", (torch.arange(num_samples) % hop).to(torch.float32) / hop)
+        self.register_buffer("hop_index", torch.arange(hop, dtype=torch.float32), persistent=False)
         table_phase = torch.arange(self.table_size, dtype=torch.float64) / self.table_size
         basis = torch.sin(2 * math.pi * torch.arange(1, num_harmonics + 1, dtype=torch.float64)[:, None]
                           * table_phase[None, :])
@@ -173,6 +174,27 @@ class HarmonicGenerator(nn.Module):
             controls["f0_cents"] = self.vibrato_cents * torch.tanh(out[:, -1])
         return controls
 
+    def _gliding_phase(self, f0_hz: torch.Tensor, cents: torch.Tensor) -> torch.Tensor:
+        """Phase in cycles ``[B, N]`` of a pitch ``f0_hz * 2^(cents / 1200)``, the ratio linear within each
+        control frame: per frame, where it starts (a running sum over the frames, wrapped, in
+        float64) plus a closed-form quadratic over the frame's samples (float32, a few dozen
+        cycles at most). The same phase as a running sum over every sample, without one: a
+        per-sample float64 cumsum and two per-sample gathers of the ratio took a third of the
+        palette model's time in onnxruntime."""
+        batch = cents.shape[0]
+        hop = self.hop_index.shape[0]
+        ratio = torch.pow(2.0, cents / 1200.0)
+        following = torch.cat([ratio[:, 1:], ratio[:, -1:]], dim=1)  # hold the last frame
+        rate = (f0_hz[:, None] / self.sample_rate) * ratio  # cycles per sample where each frame starts
+        slope = (f0_hz[:, None] / self.sample_rate) * (following - ratio) / hop
+        # After j samples of a frame: rate * j + slope * j (j - 1) / 2.
+        whole = (rate * hop + slope * (hop * (hop - 1) / 2)).to(torch.float64)
+        starts = torch.cumsum(whole, dim=1) - whole  # phase 0 at the first sample
+        starts = (starts - torch.floor(starts)).to(torch.float32)
+        j = self.hop_index  # 0, 1, ..., hop - 1
+        within = rate[:, :, None] * j + slope[:, :, None] * (j * (j - 1) / 2)
+        return (starts[:, :, None] + within).reshape(batch, -1)
+
     def get_signal(self, controls: dict[str, torch.Tensor]) -> torch.Tensor:
         """Pure synthesis from controls: a wavetable oscillator plus filtered noise, ``[B, num_samples]``.
 
@@ -184,25 +206,23 @@ class HarmonicGenerator(nn.Module):
         f0_hz = controls["f0_hz"]
         batch = f0_hz.shape[0]
         amps = controls["amplitude"] * controls["harmonic_distribution"]  # [B, K, T]
-        tables = torch.matmul(amps.transpose(1, 2), self.sine_basis)  # [B, T, L]
-        tables = torch.cat([tables, tables[:, -1:]], dim=1).reshape(batch, -1)  # hold the last frame
-        # Phase in cycles, wrapped in float64: float32 would smear the partials late in the note.
+        # One more column, the first again: the sample right of the last reads it without a modulo.
+        basis = torch.cat([self.sine_basis, self.sine_basis[:, :1]], dim=1)  # [K, L + 1], a constant
+        width = self.table_size + 1
+        amps = torch.cat([amps, amps[:, :, -1:]], dim=2)  # hold the last frame (before the product: smaller)
+        tables = torch.matmul(amps.transpose(1, 2), basis).reshape(batch, -1)  # [B, (T + 1) (L + 1)]
         if "f0_cents" in controls:  # the pitch moves: the phase is the running sum of the frequency
-            ratio = torch.pow(2.0, controls["f0_cents"] / 1200.0)
-            ratio = torch.cat([ratio, ratio[:, -1:]], dim=1)  # [B, T + 1]: hold the last frame
-            here, there = ratio[:, self.frame_index], ratio[:, self.frame_index + 1]
-            step = (f0_hz[:, None] / self.sample_rate) * (here + (there - here) * self.frame_fraction[None, :])
-            step = step.to(torch.float64)
-            cycles = torch.cumsum(step, dim=1) - step[:, :1]  # phase 0 at the first sample
-        else:
+            cycles = self._gliding_phase(f0_hz, controls["f0_cents"])
+        else:  # phase in cycles, wrapped in float64: float32 would smear the partials late in the note
             cycles = f0_hz.to(torch.float64)[:, None] / self.sample_rate * self.sample_index[None, :]
-        position = (cycles - torch.floor(cycles)).to(torch.float32) * self.table_size  # [B, N]
+            cycles = (cycles - torch.floor(cycles)).to(torch.float32)
+        position = (cycles - torch.floor(cycles)) * self.table_size  # [B, N]
         left = torch.floor(position)
         frac = position - left
         left = left.to(torch.int64)
-        right = torch.remainder(left + 1, self.table_size)
-        base = self.frame_index[None, :] * self.table_size  # [1, N] start of each sample's frame
-        nxt = base + self.table_size
+        right = left + 1
+        base = self.frame_index[None, :] * width  # [1, N] start of each sample's frame
+        nxt = base + width
 
         def read(offset: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
             return torch.gather(tables, 1, (offset + index))
