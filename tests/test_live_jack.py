@@ -1,7 +1,7 @@
 """The live host against a real JACK server (dummy backend) and real JACK MIDI ports.
 
-`make test` starts `jackd --no-realtime -d dummy -r 48000 -p 128` (real-time with
-GANSYNTH_JACK_REALTIME=1) and sets GANSYNTH_REQUIRE_JACK=1,
+`make test` starts `jackd -R -P 70 -d dummy -r 48000 -p 128` (`--no-realtime` where the machine
+refuses real time, or with GANSYNTH_JACK_REALTIME=0) and sets GANSYNTH_REQUIRE_JACK=1,
 so these fail (never skip) in CI when JACK is missing.
 """
 

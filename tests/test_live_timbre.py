@@ -36,8 +36,8 @@ if not jack_server_realtime():
     # Timing judged to the block needs the server a musician runs. With --no-realtime on a 2-core
     # VM the clients saw ~50 xruns per take beside one busy process (real-time: 0-1), and a burst
     # covers whole notes.
-    pytest.skip("the live-timbre test needs a real-time JACK server: GANSYNTH_JACK_REALTIME=1 make test "
-                "(tests/run.sh says why it is not the default)", allow_module_level=True)
+    pytest.skip("the live-timbre test needs a real-time JACK server, and this machine refused one "
+                "(`chrt -f 1 true` failed; tests/run.sh then starts jackd --no-realtime)", allow_module_level=True)
 
 NOTE, VELOCITY = 60, 100
 KNOB_CCS = [1, 70, 71, 72, 73, 74, 75, 76, 77]
