@@ -132,7 +132,7 @@ def export_checkpoint(checkpoint: Path, output: Path, *, name: str | None = None
     proto = _torch_export(generator, model["latent_dim"])
     found = palette = None
     if "encoder" in state:
-        palette = palette_parts(state, data, NUM_KNOBS)
+        palette = palette_parts(state, data, NUM_KNOBS, generator)
         directions, spreads, variance = palette.directions, palette.spreads, palette.explained_variance
     elif pca_samples > 0:
         found = pca_directions(generator, model["latent_dim"], model["sample_rate"],

@@ -41,8 +41,10 @@ class PaletteParts:
     encoder_features: dict[str, float]
 
 
-def palette_parts(state: dict[str, Any], data_folder: Path | None, count: int) -> PaletteParts:
-    """The instruments, knobs and encoder of a checkpoint trained with ``encoder.enabled``."""
+def palette_parts(state: dict[str, Any], data_folder: Path | None, count: int,
+                  generator: torch.nn.Module | None = None) -> PaletteParts:
+    """The instruments, knobs and encoder of a checkpoint trained with ``encoder.enabled``; with
+    ``generator``, the knobs' spreads calibrated by ear (:func:`training.instruments.calibrated_spreads`)."""
     config = state["config"]
     encoder = build_encoder(config)
     encoder.load_state_dict(state["encoder"])
@@ -55,7 +57,7 @@ def palette_parts(state: dict[str, Any], data_folder: Path | None, count: int) -
     programs, means = instrument_latents(encoder, data)
     instruments = [{"name": program_name(p), "program": int(p), "latent": [round(float(x), 5) for x in mean]}
                    for p, mean in zip(programs, means)]
-    directions, spreads, variance = instrument_directions(means, count)
+    directions, spreads, variance = instrument_directions(means, count, generator)
     blob, samples = encoder_onnx(encoder, data)
     return PaletteParts(instruments, directions, spreads, variance, blob, samples, dict(encoder.features.recipe))
 

@@ -261,3 +261,31 @@ def test_the_control_stage_with_its_adversary_trains_and_resumes_exactly(tiny_da
                          (straight.control_discriminator, resumed.control_discriminator)):
         for name, value in mine.state_dict().items():
             assert torch.equal(value, theirs.state_dict()[name]), name
+
+
+def test_knob_spreads_are_calibrated_by_ear_within_the_instruments_reach():
+    """Each knob's spread is the smallest multiple of the instruments' standard deviation along it
+    (1.5-4) whose full sweep moves the generator's controls as far as two instruments are apart; a
+    direction the decoder hears less gets the wider spread."""
+    from training.instruments import CALIBRATED_SIGMAS, calibrated_spreads, control_features
+    from training.models.harmonic import HarmonicGenerator
+
+    torch.manual_seed(3)
+    generator = HarmonicGenerator(latent_dim=8, num_samples=8000, num_frames=64, noise_length=1000, hidden=32,
+                                  channels=16).eval()
+    with torch.no_grad():  # make the decoder deaf to latent dimension 1 (its first layer ignores it)
+        generator.trunk[0].weight[:, 1] *= 0.05
+    rng = np.random.default_rng(0)
+    latents = rng.normal(size=(6, 8)).astype(np.float32)
+    directions = np.eye(8, dtype=np.float32)[:2]  # dimension 0 (heard) and dimension 1 (barely)
+    sigmas = (latents @ directions.T).std(axis=0)
+    spreads = calibrated_spreads(generator, latents, directions, sigmas)
+    multiples = spreads / sigmas
+    assert all(CALIBRATED_SIGMAS[0] - 1e-4 <= m <= CALIBRATED_SIGMAS[-1] + 1e-4 for m in multiples), multiples
+    assert multiples[1] > multiples[0]  # the axis heard less is swept further
+    sound = control_features(generator, latents)
+    between = np.median([np.linalg.norm(sound[i] - sound[j], axis=1).mean() for i in range(6) for j in range(i + 1, 6)])
+    for direction, spread, multiple in zip(directions, spreads, multiples):
+        travel = np.median(np.linalg.norm(control_features(generator, latents + spread * direction)
+                                          - control_features(generator, latents - spread * direction), axis=2))
+        assert travel >= between or multiple > CALIBRATED_SIGMAS[-1] - 1e-4, (travel, between, multiple)

@@ -3,10 +3,13 @@ writes them into the plugin) and the evaluation (which measures what the knobs r
 
 - **Instruments**: each GM program of the training set at the mean of its notes' encoded latents
   (the encoder's posterior means).
-- **Knobs**: the principal axes of the instruments' latents, widest first, each spreading
-  ``SPREAD_SIGMAS`` standard deviations of the instruments along it, so a full sweep from any
-  instrument reaches its neighbours (GANSpace's idea, on the instruments rather than on random
-  latents).
+- **Knobs**: the principal axes of the instruments' latents, widest first (GANSpace's idea, on the
+  instruments rather than on random latents). Each spreads ``SPREAD_SIGMAS`` standard deviations
+  of the instruments along it; given the generator, the spread is set by ear instead: the
+  multiple of the standard deviation (``CALIBRATED_SIGMAS``) at which a full sweep from the
+  instruments moves the sound as far as the median distance between two instruments. Equal
+  sigmas gave equal latent travel but not equal sound: the decoder hears some axes ten times
+  less than others (knob 2 of the first palette travelled 0.41 of an instrument, knob 3 1.35).
 """
 
 from __future__ import annotations
@@ -19,6 +22,11 @@ from training.data import NoteDataset
 ENCODE_BATCH = 32
 SPREAD_SIGMAS = 2.5
 MIN_SPREAD = 0.25  # a direction the instruments barely use still moves the sound audibly
+# Calibrated spreads stay on the instruments' manifold: at least 1.5, at most 4 standard deviations
+# (past that the sweep leaves the region the encoder put notes in).
+CALIBRATED_SIGMAS = tuple(1.5 + 0.25 * k for k in range(11))
+CALIBRATION_KEYS = (48, 60, 72)
+CALIBRATION_VELOCITY = 0.8
 
 
 @torch.no_grad()
@@ -41,15 +49,60 @@ def instrument_latents(encoder: torch.nn.Module, data: NoteDataset) -> tuple[lis
     return programs, np.stack([latents[data.program == p].mean(axis=0) for p in programs])
 
 
-def instrument_directions(latents: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def instrument_directions(latents: np.ndarray, count: int, generator: torch.nn.Module | None = None,
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Principal axes of ``latents`` ``[P, D]`` (widest first; rows past the instruments' own span
-    complete an orthonormal set), their spreads, and each one's share of the instruments' variance."""
+    complete an orthonormal set), their spreads (calibrated by ear with ``generator``, see the
+    module's docstring), and each one's share of the instruments' variance."""
     centred = latents - latents.mean(axis=0)
     _, singular, axes = np.linalg.svd(centred, full_matrices=True)
     count = min(count, latents.shape[1])
     directions = axes[:count]
-    coordinates = centred @ directions.T
-    spreads = np.maximum(SPREAD_SIGMAS * coordinates.std(axis=0), MIN_SPREAD)
+    sigmas = (centred @ directions.T).std(axis=0)
+    if generator is None or len(latents) < 2:
+        spreads = np.maximum(SPREAD_SIGMAS * sigmas, MIN_SPREAD)
+    else:
+        spreads = calibrated_spreads(generator, latents, directions, sigmas)
     power = np.zeros(count)
     power[:min(count, len(singular))] = singular[:count] ** 2
     return directions.astype(np.float32), spreads.astype(np.float32), power / max(float(power.sum()), 1e-12)
+
+
+@torch.no_grad()
+def control_features(generator: torch.nn.Module, latents: np.ndarray) -> np.ndarray:
+    """What a latent sounds like, cheaply: the log partial amplitudes and noise gains the generator
+    asks for (no audio synthesised), averaged over 8 stretches of the note, at ``CALIBRATION_KEYS``:
+    ``[N, keys, features]``."""
+    z = torch.from_numpy(np.asarray(latents, np.float32))
+    out = []
+    for key in CALIBRATION_KEYS:
+        controls = generator.get_controls(z, torch.full((len(z),), key), torch.full((len(z),), CALIBRATION_VELOCITY))
+        parts = [torch.log(controls["amplitude"] * controls["harmonic_distribution"] + 1e-4),
+                 torch.log(controls["noise_band_gains"] + 1e-4)]
+        frames = parts[0].shape[-1]
+        stretches = [x[..., :frames - frames % 8].reshape(*x.shape[:2], 8, -1).mean(dim=-1).flatten(1) for x in parts]
+        out.append(torch.cat(stretches, dim=1).numpy())
+    return np.stack(out, axis=1)
+
+
+def calibrated_spreads(generator: torch.nn.Module, latents: np.ndarray, directions: np.ndarray,
+                       sigmas: np.ndarray) -> np.ndarray:
+    """Per direction, the smallest of ``CALIBRATED_SIGMAS`` standard deviations at which a full sweep
+    (from every instrument, -spread to +spread) moves the sound, by median, at least the median
+    distance between two instruments (both in :func:`control_features`); the largest if none does."""
+    sound = control_features(generator, latents)
+    between = float(np.median([np.linalg.norm(sound[i] - sound[j], axis=1).mean()
+                               for i in range(len(latents)) for j in range(i + 1, len(latents))]))
+    spreads = []
+    for direction, sigma in zip(directions, sigmas):
+        if sigma * CALIBRATED_SIGMAS[0] < MIN_SPREAD:  # an axis the instruments do not use
+            spreads.append(MIN_SPREAD)
+            continue
+        for multiple in CALIBRATED_SIGMAS:
+            spread = multiple * sigma
+            travel = np.linalg.norm(control_features(generator, latents + spread * direction)
+                                    - control_features(generator, latents - spread * direction), axis=2)
+            if np.median(travel) >= between:
+                break
+        spreads.append(spread)
+    return np.asarray(spreads, np.float32)

@@ -166,7 +166,7 @@ def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
     separation = float(np.mean([np.argmin(np.linalg.norm(preset_matrix - latent, axis=1)) == programs.index(p)
                                 for latent, p in zip(held_latents, held.program)]))
     frechet = _frechet_by_family(generator, presets, held, low, high)
-    directions, spreads, _ = instrument_directions(preset_matrix, KNOBS_JUDGED)
+    directions, spreads, _ = instrument_directions(preset_matrix, KNOBS_JUDGED, generator)
     reach, knob_tune = _knob_reach(generator, preset_matrix, directions, spreads, held, held_rows, held_features,
                                    pitches)
     centre = preset_matrix.mean(axis=0)
