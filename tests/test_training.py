@@ -289,3 +289,25 @@ def test_knob_spreads_are_calibrated_by_ear_within_the_instruments_reach():
         travel = np.median(np.linalg.norm(control_features(generator, latents + spread * direction)
                                           - control_features(generator, latents - spread * direction), axis=2))
         assert travel >= between or multiple > CALIBRATED_SIGMAS[-1] - 1e-4, (travel, between, multiple)
+
+
+@pytest.mark.parametrize("pitch", [36, 60, 84])
+def test_gliding_phase_in_closed_form_equals_the_running_sum_of_every_sample(pitch):
+    """The vibrato path's phase (a float64 sum over frames, a float32 quadratic within each) is the
+    running sum of the per-sample frequency, the pitch ratio linear within each control frame."""
+    from training.models.harmonic import HarmonicGenerator
+
+    generator = HarmonicGenerator(num_samples=64000, num_frames=128, hidden=32, channels=16, vibrato_cents=60.0)
+    cents = 60.0 * torch.tanh(torch.randn(2, 128, generator=torch.Generator().manual_seed(pitch)) * 2)
+    f0 = 440.0 * torch.pow(2.0, (torch.full((2,), float(pitch)) - 69.0) / 12.0)
+    phase = generator._gliding_phase(f0, cents).double()
+    ratio = torch.pow(2.0, cents.double() / 1200.0)
+    ratio = torch.cat([ratio, ratio[:, -1:]], dim=1)
+    hop = 64000 // 128
+    index = torch.arange(64000)
+    here, there = ratio[:, index // hop], ratio[:, index // hop + 1]
+    step = f0.double()[:, None] / 32000 * (here + (there - here) * (index % hop).double() / hop)
+    exact = torch.cumsum(step, dim=1) - step  # phase 0 at the first sample
+    error = phase - exact
+    error = error - torch.round(error)  # both wrapped: compare as angles
+    assert float(error.abs().max()) < 1e-4
