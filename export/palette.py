@@ -33,7 +33,7 @@ ENCODER_TOLERANCE = 1e-3  # latent units; a latent spans about +-3
 @dataclass
 class PaletteParts:
     instruments: list[dict[str, Any]]  # {"name", "program", "latent"}
-    directions: np.ndarray  # [count, latent_dim], orthonormal rows
+    directions: np.ndarray  # [count, latent_dim], unit rows
     spreads: np.ndarray  # [count]
     explained_variance: np.ndarray  # [count], share of the instruments' variance
     encoder: str  # base64 ONNX: log-mel, pitch, velocity -> latent mean

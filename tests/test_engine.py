@@ -143,7 +143,10 @@ def test_same_events_same_samples_and_block_size_independent(default_model):
     for block in (1, 37, 4096):
         c = play(Synth(default_model), timeline, 40000, block=block) if block > 1 else None
         if c is not None:
-            assert np.allclose(a, c, atol=1e-5)
+            # Notes asked for in one block are generated as one batch, and onnxruntime's batched
+            # products sum in another order: the palette at step 16,000 differs by up to 3e-5
+            # between a note generated alone and in a batch of two (-90 dB of full scale).
+            assert np.allclose(a, c, atol=5e-5)
 
 
 def test_events_take_effect_at_their_frame_whatever_the_block(default_model):

@@ -101,7 +101,7 @@ def test_notes_generated_ahead_give_the_same_samples_with_no_extra_work(default_
         results.append((render_song(synth, song, 48000, progress=False, ahead=ahead), synth.bank.generated))
     (plain, plain_generated), (ahead, ahead_generated) = results
     assert np.abs(plain).max() > 0.05
-    assert np.abs(plain - ahead).max() < 1e-5  # (batches of another size may round differently)
+    assert np.abs(plain - ahead).max() < 5e-5  # batches of another size round differently (-90 dB; test_engine)
     assert ahead_generated == plain_generated
 
 

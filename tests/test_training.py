@@ -311,3 +311,24 @@ def test_gliding_phase_in_closed_form_equals_the_running_sum_of_every_sample(pit
     error = phase - exact
     error = error - torch.round(error)  # both wrapped: compare as angles
     assert float(error.abs().max()) < 1e-4
+
+
+def test_knob_1_is_the_widest_axis_the_decoder_hears_not_the_widest_it_ignores():
+    """Instruments spread widest along a latent dimension the decoder barely hears: plain PCA makes
+    that knob 1; measured in the decoder's metric, knob 1 is the dimension that changes the sound."""
+    from training.instruments import instrument_directions
+    from training.models.harmonic import HarmonicGenerator
+
+    torch.manual_seed(5)
+    generator = HarmonicGenerator(latent_dim=8, num_samples=8000, num_frames=64, noise_length=1000, hidden=32,
+                                  channels=16).eval()
+    with torch.no_grad():  # the decoder hears latent dimension 0 only (its first layer nearly ignores 1-7)
+        generator.trunk[0].weight[:, 1:8] *= 0.02
+    latents = np.zeros((8, 8), np.float32)
+    latents[:, 0] = [1, -1, 1, -1, 1, -1, 1, -1]  # heard
+    latents[:, 1] = [1.6, 1.6, -1.6, -1.6, 1.6, 1.6, -1.6, -1.6]  # wider (and uncorrelated), unheard
+    plain, _, _ = instrument_directions(latents, 2)
+    heard, spreads, share = instrument_directions(latents, 2, generator)
+    assert abs(plain[0, 1]) > 0.9  # the latent's own widest axis
+    assert abs(heard[0, 0]) > 0.9  # the widest the decoder hears
+    assert np.allclose(np.linalg.norm(heard, axis=1), 1.0, atol=1e-5) and share[0] >= share[1] and all(spreads > 0)

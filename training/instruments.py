@@ -4,12 +4,18 @@ writes them into the plugin) and the evaluation (which measures what the knobs r
 - **Instruments**: each GM program of the training set at the mean of its notes' encoded latents
   (the encoder's posterior means).
 - **Knobs**: the principal axes of the instruments' latents, widest first (GANSpace's idea, on the
-  instruments rather than on random latents). Each spreads ``SPREAD_SIGMAS`` standard deviations
-  of the instruments along it; given the generator, the spread is set by ear instead: the
-  multiple of the standard deviation (``CALIBRATED_SIGMAS``) at which a full sweep from the
-  instruments moves the sound as far as the median distance between two instruments. Equal
-  sigmas gave equal latent travel but not equal sound: the decoder hears some axes ten times
-  less than others (knob 2 of the first palette travelled 0.41 of an instrument, knob 3 1.35).
+  instruments rather than on random latents). Given the generator, "widest" is measured in what
+  the decoder makes of the latent: the latents are whitened by ``J^T J + RIDGE * max`` (``J``: the
+  Jacobian of the generator's controls, averaged over the instruments and three keys) before the
+  principal axes are taken, and each axis gets the spread at which a full sweep from the
+  instruments moves the sound as far as the median distance between two instruments
+  (``CALIBRATED_SIGMAS`` of the instruments' standard deviation along it). In the latent's own
+  metric the widest axes were ones the decoder barely hears (step 16,000: knob 2 travelled 0.33
+  of an instrument even at 4 standard deviations); in the decoder's metric alone, the fourth axis
+  was one the instruments barely differ on (0.47). The ridge between them (0.3-0.5 of the largest
+  eigenvalue) gave every one of the first four knobs 0.7-1.3 instruments' distance at steps 8,000,
+  13,200 and 16,000 of the palette run. Without a generator: plain principal axes, 2.5 standard
+  deviations each.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ MIN_SPREAD = 0.25  # a direction the instruments barely use still moves the soun
 CALIBRATED_SIGMAS = tuple(1.5 + 0.25 * k for k in range(11))
 CALIBRATION_KEYS = (48, 60, 72)
 CALIBRATION_VELOCITY = 0.8
+RIDGE = 0.5  # share of the decoder metric's largest eigenvalue added to every direction
 
 
 @torch.no_grad()
@@ -51,21 +58,36 @@ def instrument_latents(encoder: torch.nn.Module, data: NoteDataset) -> tuple[lis
 
 def instrument_directions(latents: np.ndarray, count: int, generator: torch.nn.Module | None = None,
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Principal axes of ``latents`` ``[P, D]`` (widest first; rows past the instruments' own span
-    complete an orthonormal set), their spreads (calibrated by ear with ``generator``, see the
-    module's docstring), and each one's share of the instruments' variance."""
+    """Knob directions through the instruments ``[P, D]``: unit rows, widest first (see the module's
+    docstring), their spreads, and each one's share of the instruments' variance (in the decoder's
+    metric when ``generator`` is given)."""
     centred = latents - latents.mean(axis=0)
-    _, singular, axes = np.linalg.svd(centred, full_matrices=True)
     count = min(count, latents.shape[1])
-    directions = axes[:count]
-    sigmas = (centred @ directions.T).std(axis=0)
     if generator is None or len(latents) < 2:
-        spreads = np.maximum(SPREAD_SIGMAS * sigmas, MIN_SPREAD)
+        _, singular, axes = np.linalg.svd(centred, full_matrices=True)
+        directions = axes[:count]
+        spreads = np.maximum(SPREAD_SIGMAS * (centred @ directions.T).std(axis=0), MIN_SPREAD)
     else:
-        spreads = calibrated_spreads(generator, latents, directions, sigmas)
+        eigenvalues, eigenvectors = np.linalg.eigh(decoder_metric(generator, latents))
+        eigenvalues = np.maximum(eigenvalues, 0.0) + RIDGE * max(float(eigenvalues.max()), 1e-12)
+        root = eigenvectors * np.sqrt(eigenvalues)  # the whitening: y = latent @ root
+        _, singular, axes = np.linalg.svd(centred @ root, full_matrices=True)
+        directions = axes[:count] @ (eigenvectors / np.sqrt(eigenvalues)).T  # back to the latent
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        spreads = calibrated_spreads(generator, latents, directions, (centred @ directions.T).std(axis=0))
     power = np.zeros(count)
     power[:min(count, len(singular))] = singular[:count] ** 2
-    return directions.astype(np.float32), spreads.astype(np.float32), power / max(float(power.sum()), 1e-12)
+    return directions.astype(np.float32), spreads.astype(np.float32), power / max(float((singular**2).sum()), 1e-12)
+
+
+def _features(generator: torch.nn.Module, z: torch.Tensor, key: int) -> torch.Tensor:
+    """``[B, F]``: log partial amplitudes and noise gains, averaged over 8 stretches of the note."""
+    controls = generator.get_controls(z, torch.full((len(z),), key), torch.full((len(z),), CALIBRATION_VELOCITY))
+    parts = [torch.log(controls["amplitude"] * controls["harmonic_distribution"] + 1e-4),
+             torch.log(controls["noise_band_gains"] + 1e-4)]
+    frames = parts[0].shape[-1]
+    stretches = [x[..., :frames - frames % 8].reshape(*x.shape[:2], 8, -1).mean(dim=-1).flatten(1) for x in parts]
+    return torch.cat(stretches, dim=1)
 
 
 @torch.no_grad()
@@ -74,15 +96,19 @@ def control_features(generator: torch.nn.Module, latents: np.ndarray) -> np.ndar
     asks for (no audio synthesised), averaged over 8 stretches of the note, at ``CALIBRATION_KEYS``:
     ``[N, keys, features]``."""
     z = torch.from_numpy(np.asarray(latents, np.float32))
-    out = []
-    for key in CALIBRATION_KEYS:
-        controls = generator.get_controls(z, torch.full((len(z),), key), torch.full((len(z),), CALIBRATION_VELOCITY))
-        parts = [torch.log(controls["amplitude"] * controls["harmonic_distribution"] + 1e-4),
-                 torch.log(controls["noise_band_gains"] + 1e-4)]
-        frames = parts[0].shape[-1]
-        stretches = [x[..., :frames - frames % 8].reshape(*x.shape[:2], 8, -1).mean(dim=-1).flatten(1) for x in parts]
-        out.append(torch.cat(stretches, dim=1).numpy())
-    return np.stack(out, axis=1)
+    return np.stack([_features(generator, z, key).numpy() for key in CALIBRATION_KEYS], axis=1)
+
+
+def decoder_metric(generator: torch.nn.Module, latents: np.ndarray) -> np.ndarray:
+    """``J^T J`` ``[D, D]`` of :func:`control_features` at each latent and key, averaged: how far
+    the sound moves for a step along each latent direction (to first order)."""
+    total = np.zeros((latents.shape[1],) * 2)
+    for latent in np.asarray(latents, np.float32):
+        for key in CALIBRATION_KEYS:
+            jacobian = torch.autograd.functional.jacobian(
+                lambda z, key=key: _features(generator, z[None], key)[0], torch.from_numpy(latent), vectorize=True)
+            total += (jacobian.T @ jacobian).double().numpy()
+    return total / (len(latents) * len(CALIBRATION_KEYS))
 
 
 def calibrated_spreads(generator: torch.nn.Module, latents: np.ndarray, directions: np.ndarray,

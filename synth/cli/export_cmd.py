@@ -64,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
                  f"{v.weights_sha256[:16]} |" for v in report.variants]
         print("\n".join(rows), file=sys.stderr)
     if report.instruments:
-        print(f"instruments: {', '.join(report.instruments)}; knobs by PCA over their latents", file=sys.stderr)
+        print(f"instruments: {', '.join(report.instruments)}; knobs by PCA over their latents, as the decoder "
+              "hears them", file=sys.stderr)
     if report.explained_variance:
         shares = " ".join(f"{100 * v:.0f}%" for v in report.explained_variance)
         print(f"knob directions by PCA, share of timbre variance per knob: {shares}", file=sys.stderr)
