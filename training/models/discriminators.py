@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -14,20 +16,31 @@ def log_magnitude(audio: torch.Tensor, n_fft: int) -> torch.Tensor:
     return torch.log(spec.abs() + 1e-5)[:, None]
 
 
+def conv_stack(make_conv: Callable[[int, int], nn.Module], in_width: int, channels: int,
+               strides: tuple[int, ...]) -> nn.Sequential:
+    """Spectral-normalised convolutions ``make_conv(width, stride)``, each followed by the leaky ReLU
+    whose output :func:`judge` keeps for feature matching."""
+    layers, width = [], in_width
+    for stride in strides:
+        layers += [nn.utils.spectral_norm(make_conv(width, stride)), nn.LeakyReLU(0.2)]
+        width = channels
+    return nn.Sequential(*layers)
+
+
+def projection_heads(channels: int) -> tuple[nn.Module, nn.Module]:
+    """The logit over the pooled features, and the pitch embedding of the projection term."""
+    return nn.utils.spectral_norm(nn.Linear(channels, 1)), nn.utils.spectral_norm(nn.Embedding(128, channels))
+
+
 class SpectrogramDiscriminator(nn.Module):
     """A 2-D CNN over one STFT resolution, with a projection term for the pitch."""
 
     def __init__(self, n_fft: int, channels: int = 32) -> None:
         super().__init__()
         self.n_fft = n_fft
-        layers, width = [], 1
-        for _ in range(4):
-            layers += [nn.utils.spectral_norm(nn.Conv2d(width, channels, 3, stride=2, padding=1)),
-                       nn.LeakyReLU(0.2)]
-            width = channels
-        self.body = nn.Sequential(*layers)
-        self.out = nn.utils.spectral_norm(nn.Linear(channels, 1))
-        self.pitch_embedding = nn.utils.spectral_norm(nn.Embedding(128, channels))
+        self.body = conv_stack(lambda width, stride: nn.Conv2d(width, channels, 3, stride=stride, padding=1),
+                               1, channels, (2, 2, 2, 2))
+        self.out, self.pitch_embedding = projection_heads(channels)
 
     def forward(self, audio: torch.Tensor, pitch: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         return judge(self, log_magnitude(audio, self.n_fft), pitch, (2, 3))
@@ -79,14 +92,9 @@ class ControlDiscriminator(nn.Module):
 
     def __init__(self, in_channels: int, channels: int = 128) -> None:
         super().__init__()
-        layers, width = [], in_channels
-        for stride in (1, 2, 2, 2):
-            layers += [nn.utils.spectral_norm(nn.Conv1d(width, channels, 5, stride=stride, padding=2)),
-                       nn.LeakyReLU(0.2)]
-            width = channels
-        self.body = nn.Sequential(*layers)
-        self.out = nn.utils.spectral_norm(nn.Linear(channels, 1))
-        self.pitch_embedding = nn.utils.spectral_norm(nn.Embedding(128, channels))
+        self.body = conv_stack(lambda width, stride: nn.Conv1d(width, channels, 5, stride=stride, padding=2),
+                               in_channels, channels, (1, 2, 2, 2))
+        self.out, self.pitch_embedding = projection_heads(channels)
 
     def forward(self, controls: torch.Tensor, pitch: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         return judge(self, controls, pitch, (2,))
