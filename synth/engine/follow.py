@@ -52,6 +52,12 @@ class TimbreFollowing:
                 self._follow_timbre(until)
             return
         grid = self._grid_frames()
+        if self._grid_next < until and not (any(s.retimbre for s in self.channels)
+                                            or any(v.want is not None for v in self.voices)):
+            # Nothing moved and no fade waits: only the grid advances (a song without knob moves
+            # crosses thousands of grid points, and this is all it pays for them).
+            self._grid_next += -(-(until - self._grid_next) // grid) * grid
+            return
         while self._grid_next < until:
             at = self._grid_next
             if any(state.retimbre for state in self.channels):
