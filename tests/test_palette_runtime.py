@@ -146,3 +146,16 @@ def test_a_hot_swap_keeps_the_users_presets_and_takes_the_new_models_instruments
     new.load_state(carried)
     for channel in range(16):
         new.channel_latent(channel)  # every channel plays on the new model
+
+
+def test_a_hot_swap_keeps_the_players_seed(palette_path, tiny_model_path):
+    """`synth play --seed 5 --watch M`: the swapped-in model's presets are varied as at start-up."""
+    from synth.engine.latent import instrument_presets
+    from synth.host.hotswap import presets_after_swap
+
+    palette, tiny = (GeneratorModel.load(p, device="cpu") for p in (palette_path, tiny_model_path))
+    seeded = presets_after_swap(Synth(palette).presets, palette, seed=5)
+    assert [p.latent for p in seeded] == [p.latent for p in instrument_presets(palette.manifest, 5)]
+    assert [p.latent for p in seeded] != [p.latent for p in instrument_presets(palette.manifest, 0)]
+    plain = presets_after_swap(Synth(palette).presets, tiny, seed=5, count=4)
+    assert [p.seed for p in plain] == [5, 6, 7, 8]  # build_synth's seeding of the default presets

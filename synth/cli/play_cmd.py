@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                           midi_ports=args.midi_port,
                           virtual_midi=args.virtual_midi, midi_api=args.midi_api, headless=headless,
                           stats=args.stats, duration_s=args.duration, osc_port=args.osc_port, watch=args.watch,
-                          config_path=args.config, preset_dir=args.preset_dir)
+                          config_path=args.config, preset_dir=args.preset_dir, seed=args.seed)
     _keep_c_libraries_quiet()
     try:
         stats = LiveHost(synth, options).run()

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..engine.latent import Preset, instrument_presets
+from ..engine.latent import Preset, default_presets, instrument_presets
 from ..engine.synth import Synth
 from ..errors import SynthError
 from ..plugin.model import GeneratorModel
@@ -23,15 +23,19 @@ WATCH_EVERY_S = 0.5
 SETTLE_S = 0.2  # after a change, let the writer finish (exports write atomically, copies may not)
 
 
-def presets_after_swap(presets: list[Preset], model: GeneratorModel) -> list[Preset] | None:
+def presets_after_swap(presets: list[Preset], model: GeneratorModel, seed: int = 0,
+                       count: int = 8) -> list[Preset] | None:
     """The presets a swapped-in ``model`` plays: the user's that fit it (seeded ones, and latents of
     its width), then its own instruments, never the old model's (their latents are another
-    model's). ``None``: nothing carried over and no instruments, so the model's default presets."""
+    model's), varied by the player's ``--seed`` as at start-up. ``None``: nothing carried over, no
+    instruments and no seed, so the model's default presets."""
     width = model.manifest.latent_dim
     kept = [p for p in presets if p.program is None and (p.latent is None or len(p.latent) == width)]
     if model.manifest.instruments:
-        return kept + instrument_presets(model.manifest)
-    return kept or None
+        return kept + instrument_presets(model.manifest, seed)
+    if kept or not seed:
+        return kept or None
+    return [Preset(name=p.name, seed=p.seed + seed) for p in default_presets(count)]  # as build_synth seeds them
 
 
 def warm(synth: Synth, rate: int, block: int, stop: threading.Event, playing: bool = False) -> None:

@@ -69,6 +69,7 @@ class LiveOptions:
     watch: Path | None = None
     config_path: Path | None = None
     preset_dir: Path = Path("presets")
+    seed: int = 0  # --seed: varies the presets of every model it plays, a hot-swapped one too
 
 
 class LiveHost:
@@ -148,7 +149,8 @@ class LiveHost:
         if opts.watch is not None:
             self._watcher = ModelWatcher(
                 opts.watch,
-                lambda model: Synth(model, self.synth.settings, presets_after_swap(self.synth.presets, model)),
+                lambda model: Synth(model, self.synth.settings, presets_after_swap(
+                    self.synth.presets, model, opts.seed, self.synth.settings["presets.count"])),
                 lambda new: warm(new, rate, block, self.stop, playing=True),
                 lambda new: self.submit(lambda host: host.swap_synth(new)), self.say, self.stop)
             self._watcher.start()
