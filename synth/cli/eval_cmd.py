@@ -28,9 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a palette checkpoint (encoder): nearest-instrument accuracy, latent separation, "
                              "reconstruction, pitch, knob reach, on the data set's held-out notes")
     parser.add_argument("--map", type=Path, help="with --palette: write the timbre map PNG here")
+    parser.add_argument("--threads", type=bounded(int, 1, 256), default=None,
+                        help="CPU threads judging a checkpoint (.pt; default: torch's own); give 1 beside a "
+                             "training run: two processes each spinning on every core run many times slower")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.threads and str(args.model).endswith(".pt"):
+        try:
+            import torch
+        except ImportError as exc:
+            raise missing_training_extra("judging a checkpoint", exc) from None
+        torch.set_num_threads(args.threads)
     if args.palette:
         return _palette(args)
     from training.evaluate import evaluate
