@@ -89,6 +89,26 @@ def test_the_drum_channel_is_skipped_with_one_notice(palette):
     assert played.active_voices == 1  # drum_channel = 0 plays it
 
 
+def test_randomise_on_a_palette_makes_a_new_instrument_between_two_and_keeps_the_old_one(palette):
+    from synth.engine.latent import BETWEEN_SCATTER
+
+    _program(palette, 1, 40)
+    latents = np.array([i["latent"] for i in palette.manifest.instruments])
+    gaps = np.linalg.norm(latents[:, None] - latents[None], axis=2)[np.triu_indices(len(latents), 1)]
+    for _ in range(5):
+        palette.randomize(1)
+        base = np.asarray(palette.presets[palette.channels[1].preset_index].latent)
+        # Off the nearest line between two instruments by about the scatter, never out in the prior.
+        pairs = [(latents[i], latents[j]) for i in range(len(latents)) for j in range(i + 1, len(latents))]
+        off = min(np.linalg.norm(base - (a + np.clip(np.dot(base - a, b - a) / np.dot(b - a, b - a), 0, 1) * (b - a)))
+                  for a, b in pairs)
+        assert off < 3 * BETWEEN_SCATTER * np.median(gaps)
+    assert palette.instrument_name(1).startswith("Random")
+    assert len(palette.presets) == len(INSTRUMENTS) + 1  # one random slot for the channel, reused
+    _program(palette, 1, 40)  # the violin is still where program 40 finds it
+    assert palette.instrument_name(1) == "Violin (GM 41)" and not palette.notices
+
+
 def test_a_model_without_instruments_keeps_its_program_changes(tiny_model_path):
     synth = Synth(GeneratorModel.load(tiny_model_path, device="cpu"))
     _program(synth, 0, 11)

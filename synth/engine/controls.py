@@ -23,7 +23,7 @@ from ..plugin.model import GeneratorModel
 from ..settings import Settings
 from .channels import ChannelState
 from .envelope import Envelope
-from .latent import LatentSpace, Preset, default_presets, instrument_presets, quantise_knob
+from .latent import LatentSpace, Preset, between_instruments, default_presets, instrument_presets, quantise_knob
 
 
 class SoundControls:
@@ -80,14 +80,26 @@ class SoundControls:
             state.timbre_moved()
 
     def randomize(self, channel: int | None = None) -> None:
-        """Give the channel's preset slot a fresh random base latent (knobs and envelope kept)."""
+        """Give the channel's preset slot a fresh random base latent (knobs and envelope kept): on a
+        palette model a new instrument between two of its own (:func:`between_instruments`), on
+        another a draw from its prior."""
         for number, state in enumerate(self.channels):
             if channel is not None and number != channel:
                 continue
             old = self.presets[state.preset_index]
             seed = int(self._random.integers(0, 2**31))
-            self.presets[state.preset_index] = Preset(name=f"Random {seed}", seed=seed, knobs=list(state.knobs),
-                                                      envelope=old.envelope, model_sha256=self.model.sha256)
+            latent = ([float(x) for x in between_instruments(self.manifest, seed)]
+                      if self.manifest.instruments else None)
+            fresh = Preset(name=f"Random {seed}", seed=seed, latent=latent, knobs=list(state.knobs),
+                           envelope=old.envelope, model_sha256=self.model.sha256)
+            if old.program is not None:
+                # A GM instrument stays where program changes find it: the channel moves to a slot of
+                # its own (replaced by the next randomise, so slots grow by at most one per channel).
+                self.presets.append(fresh)
+                state.preset_index = len(self.presets) - 1
+                state.timbre_moved()
+                continue
+            self.presets[state.preset_index] = fresh
             for other in self.channels:
                 if other.preset_index == state.preset_index:
                     other.timbre_moved()

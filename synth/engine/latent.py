@@ -51,6 +51,25 @@ def _drawn_latent(prior: str, dim: int, seed: int) -> np.ndarray:
     return latent
 
 
+BETWEEN_SCATTER = 0.15  # a random instrument's distance off the line between two, x their median distance
+
+
+def between_instruments(manifest: Manifest, seed: int) -> np.ndarray:
+    """A reproducible new instrument of a palette model (``[latent_dim]`` float32): a random point
+    on the line between two of its instruments, moved off it by ``BETWEEN_SCATTER`` of the median
+    distance between two instruments. What "randomise" gives on a palette: the prior's own draws
+    fall where no instrument was encoded (default palette, 60 draws x 5 keys: 3.3 % of notes
+    farther from every real note than 95 % of real notes are from their nearest, 94.7 % in tune;
+    between instruments 0 % and 98.3 %)."""
+    latents = np.asarray([item["latent"] for item in manifest.instruments], np.float64)
+    rng = np.random.default_rng([seed, 0x5A17])
+    a, b = rng.choice(len(latents), 2, replace=False) if len(latents) > 1 else (0, 0)
+    gaps = np.linalg.norm(latents[:, None] - latents[None], axis=2)[np.triu_indices(len(latents), 1)]
+    scale = BETWEEN_SCATTER * (float(np.median(gaps)) if len(gaps) else 1.0) / np.sqrt(latents.shape[1])
+    point = latents[a] + rng.uniform() * (latents[b] - latents[a]) + scale * rng.standard_normal(latents.shape[1])
+    return point.astype(np.float32)
+
+
 @dataclass
 class Preset:
     """A sound: a base latent (from ``seed`` unless given), knob values and an envelope."""
