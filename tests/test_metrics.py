@@ -115,3 +115,18 @@ def test_folder_builder_refuses_a_folder_with_nothing_usable(tmp_path):
                              "-o", str(tmp_path / "out")], capture_output=True, text=True)
     assert result.returncode == 2 and "none of the 1 audio files" in result.stderr and "1 silent" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_vibrato_depth_is_the_f0s_spread_in_cents_and_zero_for_a_steady_note():
+    from training.metrics import vibrato_cents
+
+    rate, pitch = 32000, 67
+    t = np.arange(2 * rate) / rate
+    hz = 440.0 * 2 ** ((pitch - 69) / 12)
+    steady = np.sin(2 * np.pi * hz * t)
+    cents = 30.0 * np.sin(2 * np.pi * 5.5 * t)  # a 5.5 Hz vibrato, 30 cents either way
+    wobbling = np.sin(2 * np.pi * np.cumsum(hz * 2 ** (cents / 1200)) / rate)
+    assert vibrato_cents(steady, rate, pitch) < 1.0
+    spread = 30.0 / np.sqrt(2)  # a sine's standard deviation; each 64 ms frame averages a third of a cycle
+    assert 0.75 * spread < vibrato_cents(wobbling, rate, pitch) < spread
+    assert vibrato_cents(np.zeros(2 * rate), rate, pitch) is None

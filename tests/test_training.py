@@ -230,6 +230,8 @@ def test_palette_report_measures_a_palette_checkpoint(tmp_path):
     report = json.loads((tmp_path / "p.json").read_text())
     assert 0.0 <= report["program_accuracy"] <= 1.0 and 0.0 <= report["separation"] <= 1.0
     assert report["real_program_accuracy"] > 0.5  # two real velocities of a note are nearest each other
+    real_vibrato = {row[0]: row[5] for row in report["rows"]}  # FluidR3's violin wavers, its electric piano not
+    assert real_vibrato["Violin"] > 2.0 > real_vibrato["Electric Piano 1"]
 
 
 def test_palette_report_refuses_a_plain_checkpoint(tiny_run, tiny_dataset):

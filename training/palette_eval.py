@@ -9,7 +9,9 @@ From a checkpoint trained with the encoder and a data set with held-out velociti
   lower held-out velocity against those at the higher one;
 - **latent separation**: held-out notes encoded, and the nearest preset is their own program's;
 - **reconstruction**: held-out notes encoded and decoded, log-mel distance to the original,
-  beside the distance between two velocities of the same real note.
+  beside the distance between two velocities of the same real note;
+- **vibrato**: the f0's spread (cents) over a second of the preset's notes at the higher held-out
+  velocity, beside the real held-out notes' (sax, flute and strings carry one in FluidR3).
 Needs torch (the encoder runs there); the runtime's own measures stay in ``synth eval``.
 """
 
@@ -27,7 +29,7 @@ from synth.pitch import pitch_error_cents
 
 from .data import NoteDataset
 from .instruments import encode_notes, instrument_directions
-from .metrics import frechet_distance, note_features
+from .metrics import frechet_distance, note_features, vibrato_cents
 from .models import build_generator
 from .train import build_encoder, load_checkpoint
 
@@ -39,7 +41,8 @@ KNOBS_JUDGED = 4  # the issue's bar: each of the first four knobs reaches half-w
 @dataclass
 class PaletteReport:
     step: int
-    rows: list[tuple[str, float, float, float]]  # program name, program acc, family acc, separation
+    rows: list[tuple[str, float, float, float, float, float]]  # name, program acc, family acc, separation,
+    # vibrato of the generated notes and of the real ones (cents, NaN where none was measured)
     program_accuracy: float
     family_accuracy: float
     real_program_accuracy: float
@@ -57,8 +60,9 @@ class PaletteReport:
     def table(self) -> str:
         lines = [f"palette model at step {self.step}",
                  "| instrument | nearest held-out note: same program | same family | encoded notes nearest "
-                 "their preset |", "|---|---|---|---|"]
-        lines += [f"| {name} | {100 * p:.0f}% | {100 * f:.0f}% | {100 * s:.0f}% |" for name, p, f, s in self.rows]
+                 "their preset | vibrato, cents: generated / real |", "|---|---|---|---|---|"]
+        lines += [f"| {name} | {100 * p:.0f}% | {100 * f:.0f}% | {100 * s:.0f}% | {vg:.1f} / {vr:.1f} |"
+                  for name, p, f, s, vg, vr in self.rows]
         lines += [f"| **all** | **{100 * self.program_accuracy:.1f}%** (real vs real "
                   f"{100 * self.real_program_accuracy:.1f}%) | **{100 * self.family_accuracy:.1f}%** (real vs real "
                   f"{100 * self.real_family_accuracy:.1f}%) | **{100 * self.separation:.1f}%** |",
@@ -136,7 +140,13 @@ def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
         mine = held.program == program
         distances = np.linalg.norm(held_latents[mine][:, None] - preset_matrix[None], axis=2)
         separation = float(np.mean(np.array(programs)[np.argmin(distances, axis=1)] == program))
-        rows.append((program_name(program), float(np.mean(same_program)), float(np.mean(same_family)), separation))
+        loud = [i for i, v in enumerate(velocity) if v == velocity[-1]]  # the higher held-out velocity
+        real_loud = [int(i) for i in held_rows if held.program[i] == program
+                     and round(float(held.velocity[i]) * 127) == round(velocity[-1] * 127)]
+        rows.append((program_name(program), float(np.mean(same_program)), float(np.mean(same_family)), separation,
+                     _mean_vibrato([(audio[i], pitch[i]) for i in loud], rate),
+                     _mean_vibrato([(np.asarray(held.audio[i], np.float32), int(held.pitch[i])) for i in real_loud],
+                                   rate)))
         all_program += same_program
         all_family += same_family
 
@@ -211,6 +221,11 @@ def _frechet_by_family(generator, presets: dict[int, np.ndarray], held: NoteData
         fake_d, real_d = frechet_distance(generated, reference), frechet_distance(real, reference)
         out[family_name(programs[0])] = (fake_d, real_d, fake_d / max(real_d, 1e-9))
     return out
+
+
+def _mean_vibrato(notes: list[tuple[np.ndarray, int]], rate: int) -> float:
+    depths = [d for d in (vibrato_cents(note, rate, p) for note, p in notes) if d is not None]
+    return float(np.mean(depths)) if depths else float("nan")
 
 
 def _in_tune(note: np.ndarray, rate: int, pitch: int) -> bool:
