@@ -232,6 +232,7 @@ def test_palette_report_measures_a_palette_checkpoint(tmp_path):
     assert report["real_program_accuracy"] > 0.5  # two real velocities of a note are nearest each other
     real_vibrato = {row[0]: row[5] for row in report["rows"]}  # FluidR3's violin wavers, its electric piano not
     assert real_vibrato["Violin"] > 2.0 > real_vibrato["Electric Piano 1"]
+    assert report["unreadable"] == []  # YIN reads both real instruments: every note is judged for pitch
 
 
 def test_palette_report_refuses_a_plain_checkpoint(tiny_run, tiny_dataset):

@@ -56,6 +56,8 @@ class PaletteReport:
     knob_in_tune: list[float] = field(default_factory=list)  # per knob: the sweep's notes within 50 cents
     map_points: dict = field(default_factory=dict)  # for the timbre map (training/timbre_map.py)
     frechet: dict = field(default_factory=dict)  # per GM family: (generated vs real, real vs real, ratio)
+    pitch_accuracy_readable: float = float("nan")  # the same, over the instruments whose real notes YIN reads
+    unreadable: list[str] = field(default_factory=list)  # instruments whose real held-out notes it mostly cannot
 
     def table(self) -> str:
         lines = [f"palette model at step {self.step}",
@@ -69,7 +71,9 @@ class PaletteReport:
                   f"reconstruction of held-out notes, log-mel distance: {self.reconstruction:.2f} "
                   f"(two velocities of one real note: {self.real_reconstruction:.2f})",
                   f"pitch: {100 * self.pitch_accuracy:.1f}% of the generated notes within 50 cents (YIN; "
-                  f"the held-out real notes at the same keys: {100 * self.real_pitch_accuracy:.1f}%)"]
+                  f"the held-out real notes at the same keys: {100 * self.real_pitch_accuracy:.1f}%)"
+                  + (f"; {100 * self.pitch_accuracy_readable:.1f}% without the instruments whose real notes it "
+                     f"cannot read ({', '.join(self.unreadable)})" if self.unreadable else "")]
         if self.frechet:
             lines.append("Fréchet distance per family (generated at the lower held-out velocity against real notes "
                          "at the higher; real lower against real higher; ratio, goal <= 2): " + "; ".join(
@@ -113,7 +117,7 @@ def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
     kept = sorted(set(held.pitch.tolist()))  # a data set without the usual keys: up to five of its own
     pitches = [p for p in PITCHES if p in kept] or kept[::max(1, len(kept) // 5)]
     velocities = sorted(set(np.round(held.velocity * 127).astype(int).tolist()))
-    rows, all_program, all_family, in_tune = [], [], [], []
+    rows, all_program, all_family, in_tune, tune_programs = [], [], [], [], []
     held_rows = np.flatnonzero(np.isin(held.pitch, pitches))
     held_features = note_features(held.audio[held_rows], rate)
     held_latents = encode(held, np.arange(len(held)))
@@ -129,6 +133,7 @@ def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
                           torch.tensor(velocity, dtype=torch.float32)).numpy()
         generated = note_features(audio[:, :held.audio.shape[1]], rate)
         in_tune += [_in_tune(note, rate, p) for note, p in zip(audio, pitch)]
+        tune_programs += [program] * len(pitch)
         gen_std, real_std = _standardise(generated, held_features)
         same_program, same_family = [], []
         for i, p in enumerate(pitch):
@@ -189,10 +194,17 @@ def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
     # Real beside generated: the estimator cannot read every real instrument either (FluidR3's
     # Drawbar Organ: none of its held-out notes).
     real_in_tune = [_in_tune(np.asarray(held.audio[i], np.float32), rate, int(held.pitch[i])) for i in held_rows]
+    # An instrument whose real notes the estimator cannot read cannot be judged by it either: the
+    # pitch accuracy again over the instruments it reads (most of their real held-out notes).
+    real_programs = held.program[held_rows]
+    unreadable = [p for p in programs if np.mean(np.array(real_in_tune)[real_programs == p]) < 0.5]
+    readable = [t for t, p in zip(in_tune, tune_programs) if p not in unreadable]
     return PaletteReport(int(state["step"]), rows, float(np.mean(all_program)), float(np.mean(all_family)),
                          float(np.mean(real_program)), float(np.mean(real_family)), separation, reconstruction,
                          float(np.mean(pairs)) if pairs else float("nan"), float(np.mean(in_tune)),
-                         float(np.mean(real_in_tune)), reach, knob_tune, points, frechet)
+                         float(np.mean(real_in_tune)), reach, knob_tune, points, frechet,
+                         float(np.mean(readable)) if readable else float("nan"),
+                         [program_name(p) for p in unreadable])
 
 
 @torch.no_grad()
