@@ -93,3 +93,24 @@ def test_the_control_loss_is_zero_at_the_targets_and_grows_away_from_them():
     away, noise_away = control_loss(controls, amps * 2.0, controls["noise_band_gains"] * 0.5, weight)
     # Twice every amplitude: log 2 where a partial is far above the -80 dB floor, less near it.
     assert 0.4 < float(away) <= np.log(2.0) + 1e-4 and float(noise_away) > 0.3
+
+
+def test_the_vibrato_spectrum_loss_ignores_the_phase_and_punishes_a_flat_line():
+    from training.analysis import vibrato_loss, vibrato_spectrum_loss
+
+    frames = torch.arange(128, dtype=torch.float32)
+    real = 20.0 * torch.sin(2 * torch.pi * frames * 6.0 / 64.0)[None]  # 6 Hz at 64 frames a second
+    shifted = 20.0 * torch.sin(2 * torch.pi * frames * 6.0 / 64.0 + 2.0)[None]
+    flat = torch.zeros_like(real)
+    weight = torch.ones_like(real)
+    weight[:, :10] = 0.0  # the attack, not measured
+
+    def spectral(curve):
+        return float(vibrato_spectrum_loss({"f0_cents": curve}, real, weight))
+
+    def framewise(curve):
+        return float(vibrato_loss({"f0_cents": curve}, real, weight))
+
+    assert spectral(shifted) < 0.05 * spectral(flat)  # the same vibrato at another phase: (almost) no loss
+    assert framewise(shifted) > framewise(flat)  # where the frame-by-frame loss prefers no vibrato at all
+    assert spectral(real + 15.0) < 1e-6  # a bend of the whole note is the frame-by-frame loss's business

@@ -49,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
         # The palette's first stage (training/analysis.py): the decoder's controls regressed on the
         # harmonic and noise analysis of each real note, before the audio-domain stage.
         "control_steps": 0, "control_batch_size": 64, "control_gan_weight": 0.0,
+        # The vibrato's spectrum over the note, phase-free (training/analysis.py): 0 leaves the
+        # frame-by-frame loss alone, which flattens a vibrato whose phase the latent does not hold.
+        "vibrato_spectrum_weight": 0.0,
     },
 }
 
@@ -79,7 +82,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "train.ema_decay": (0.0, 1.0), "train.crop_samples": (256, 10_000_000), "train.checkpoint_every": (1, 10_000_000),
     "train.log_every": (1, 10_000_000), "train.threads": (0, 1024), "train.sample_every": (1, 10_000_000),
     "train.control_steps": (0, 100_000_000), "train.control_batch_size": (1, 4096),
-    "train.control_gan_weight": (0.0, 1000.0),
+    "train.control_gan_weight": (0.0, 1000.0), "train.vibrato_spectrum_weight": (0.0, 1000.0),
 }
 
 

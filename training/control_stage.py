@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from training.analysis import FLOOR, NOISE_SCALE, analyse_notes, control_loss, vibrato_loss
+from training.analysis import FLOOR, NOISE_SCALE, analyse_notes, control_loss, vibrato_loss, vibrato_spectrum_loss
 from training.losses import discriminator_loss, feature_matching, generator_loss
 from training.models.encoder import kl_to_normal
 
@@ -78,6 +78,10 @@ class ControlStage:
             vibrato = vibrato_loss(controls, self.cents[idx], self.cents_weight[idx])
             loss = loss + vibrato
             losses["vib"] = vibrato.item()
+            if config["train"]["vibrato_spectrum_weight"] > 0:
+                spectral = vibrato_spectrum_loss(controls, self.cents[idx], self.cents_weight[idx])
+                loss = loss + config["train"]["vibrato_spectrum_weight"] * spectral
+                losses["vspec"] = spectral.item()
         if trainer.control_discriminator is not None:
             adversarial = self._adversarial(controls, idx, pitch, velocity, losses)
             loss = loss + config["train"]["control_gan_weight"] * adversarial

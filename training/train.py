@@ -287,8 +287,8 @@ class Trainer:
                 if self.step % train["log_every"] == 0:
                     losses["step"], losses["elapsed_s"] = self.step, time.time() - started
                     self.history.append(losses)
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()
-                                    if k in ("d", "g_adv", "stft", "kl", "harm", "noise", "vib", "cd", "c_adv")})
+                    shown = ("d", "g_adv", "stft", "kl", "harm", "noise", "vib", "vspec", "cd", "c_adv")
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items() if k in shown})
                     if self.monitor:
                         self.monitor.scalars(self.step, losses)
                 if self.monitor and self.step % train["sample_every"] == 0:
