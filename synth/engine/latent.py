@@ -58,9 +58,10 @@ def between_instruments(manifest: Manifest, seed: int) -> np.ndarray:
     """A reproducible new instrument of a palette model (``[latent_dim]`` float32): a random point
     on the line between two of its instruments, moved off it by ``BETWEEN_SCATTER`` of the median
     distance between two instruments. What "randomise" gives on a palette: the prior's own draws
-    fall where no instrument was encoded (default palette, 60 draws x 5 keys: 3.3 % of notes
-    farther from every real note than 95 % of real notes are from their nearest, 94.7 % in tune;
-    between instruments 0 % and 98.3 %)."""
+    fall where no instrument was encoded (`benchmarks/random_instruments.py`, default palette, 60
+    draws x 5 keys: 3.0 % of the prior's notes farther from every real note than 95 % of real notes
+    are from their nearest, 0.7 % of these; every note of these YIN misses is a blend with the
+    Drawbar Organ, read an octave low as its real notes are)."""
     latents = np.asarray([item["latent"] for item in manifest.instruments], np.float64)
     rng = np.random.default_rng([seed, 0x5A17])
     a, b = rng.choice(len(latents), 2, replace=False) if len(latents) > 1 else (0, 0)
