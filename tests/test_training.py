@@ -221,7 +221,7 @@ def test_palette_report_measures_a_palette_checkpoint(tmp_path):
                                      "model.pitch_min=48", "model.pitch_max=72"])
     Trainer(config, tmp_path / "run").fit(progress=False)
     result = subprocess.run([sys.executable, "-m", "synth", "eval", str(tmp_path / "run" / "checkpoint.pt"),
-                             "--data", str(data), "--palette", "--json", str(tmp_path / "p.json")],
+                             "--data", str(data), "--palette", "--json", str(tmp_path / "p.json"), "--threads", "1"],
                             capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "Electric Piano 1" in result.stdout and "Violin" in result.stdout and "real vs real" in result.stdout

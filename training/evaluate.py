@@ -80,8 +80,9 @@ class EvalReport:
         return {key: value for key, value in asdict(self).items() if key != "grid_image"}
 
 
-def open_source(path: Path) -> Source:
-    """A plugin through onnxruntime, or a checkpoint's EMA generator through torch."""
+def open_source(path: Path, threads: int | None = None) -> Source:
+    """A plugin through onnxruntime, or a checkpoint's EMA generator through torch (on ``threads``
+    CPU threads when given)."""
     path = Path(path)
     if path.suffix == ".onnx":
         from synth.plugin.model import GeneratorModel
@@ -99,6 +100,8 @@ def open_source(path: Path) -> Source:
     except ImportError as exc:
         raise missing_training_extra("judging a checkpoint", exc,
                                      TRAIN_EXTRA_HINT + ", or export it and pass the .onnx file") from None
+    if threads:
+        torch.set_num_threads(threads)
     try:
         state = load_checkpoint(path)
     except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
@@ -135,15 +138,16 @@ def _halves(pitch: np.ndarray, velocity: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def evaluate(model_path: Path, data_dir: Path, *, latents: int = 4, seed: int = 0,
-             grid_path: Path | None = None, grid: bool = False) -> EvalReport:
+             grid_path: Path | None = None, grid: bool = False, threads: int | None = None) -> EvalReport:
     """Every figure for a model on a data set. ``grid``: also make the spectrogram grid (the
-    report's :meth:`EvalReport.save_grid` writes it); ``grid_path``: and write it there now."""
+    report's :meth:`EvalReport.save_grid` writes it); ``grid_path``: and write it there now.
+    ``threads``: torch's CPU threads for a checkpoint (default: torch's own)."""
     from training.data import NoteDataset
 
     started = time.time()
     if not (Path(data_dir) / "index.json").is_file():
         raise SynthError(f"data set {data_dir} does not exist", hint="build one with `synth dataset`")
-    source = open_source(model_path)
+    source = open_source(model_path, threads)
     data = NoteDataset.load(Path(data_dir), split=None)
     rate = data.sample_rate
     rng = np.random.default_rng(seed)

@@ -91,7 +91,11 @@ def _standardise(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @torch.no_grad()
-def palette_report(checkpoint: Path, data_dir: Path) -> PaletteReport:
+def palette_report(checkpoint: Path, data_dir: Path, threads: int | None = None) -> PaletteReport:
+    """Every palette figure of ``checkpoint`` on ``data_dir``'s held-out notes (torch on ``threads``
+    CPU threads when given: 1 beside a training run)."""
+    if threads:
+        torch.set_num_threads(threads)
     state = load_checkpoint(checkpoint)
     config = state["config"]
     encoder = build_encoder(config)

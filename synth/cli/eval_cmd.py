@@ -34,12 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads and str(args.model).endswith(".pt"):
-        try:
-            import torch
-        except ImportError as exc:
-            raise missing_training_extra("judging a checkpoint", exc) from None
-        torch.set_num_threads(args.threads)
     if args.palette:
         return _palette(args)
     from training.evaluate import evaluate
@@ -49,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     for path, what in ((args.grid, "--grid"), (args.json, "--json")):
         if path is not None:
             writable_folder(path, what)
-    report = evaluate(args.model, args.data, latents=args.latents, seed=args.seed, grid=args.grid is not None)
+    report = evaluate(args.model, args.data, latents=args.latents, seed=args.seed, grid=args.grid is not None,
+                      threads=args.threads)
     print(report.table(), flush=True)
     if args.grid:
         report.grid = str(report.save_grid(args.grid))
@@ -69,7 +64,7 @@ def _palette(args: argparse.Namespace) -> int:
             writable_folder(path, what)
     if not (args.data / "index.json").is_file():
         raise SynthError(f"data set {args.data} does not exist", hint="build it with `make palette-data`")
-    report = palette_report(args.model, args.data)
+    report = palette_report(args.model, args.data, threads=args.threads)
     print(report.table(), flush=True)
     if args.map:
         from training.timbre_map import draw_timbre_map
