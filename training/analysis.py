@@ -135,7 +135,7 @@ def vibrato_spectrum_loss(controls: dict, cents, weight):
     frames, of the generator's pitch deviation and the measured one, each about its own mean where
     measured. Phase-free: the frame-by-frame :func:`vibrato_loss` is met best, for a vibrato whose
     phase the latent does not hold, by its median: a flat line (the default palette's sax, flute and
-    brass waver at about 60 % of their real depth)."""
+    brass wavered at 60-80 % of their real depth)."""
     import torch
 
     count = weight.sum(dim=-1, keepdim=True).clamp(min=1.0)
