@@ -39,6 +39,27 @@ PLAYED_KEYS = (48, 55, 60, 67, 72)
 VELOCITY = 100
 
 
+class FamilyJudge:
+    """The nearest real note at the same key (standardised log-mel statistics of ``reference``):
+    is it of the same GM family?"""
+
+    def __init__(self, reference: NoteDataset, rows: np.ndarray | None = None) -> None:
+        rows = np.arange(len(reference)) if rows is None else rows
+        features = note_features(np.asarray(reference.audio[rows], np.float32), reference.sample_rate)
+        self.mean, self.std = features.mean(axis=0), features.std(axis=0) + 1e-6
+        self.real = (features - self.mean) / self.std
+        self.pitch, self.program = reference.pitch[rows], reference.program[rows]
+        self.rate = reference.sample_rate
+
+    def keeps_family(self, notes: np.ndarray, pitches, program: int, verdicts: dict[int, list[bool]]) -> None:
+        """Judge ``notes`` ``[N, samples]`` at ``pitches``, each meant to be of ``program``'s family."""
+        described = (note_features(notes, self.rate) - self.mean) / self.std
+        for key, vector in zip(pitches, described):
+            candidates = np.flatnonzero(self.pitch == key)
+            nearest = candidates[np.argmin(np.linalg.norm(self.real[candidates] - vector, axis=1))]
+            verdicts.setdefault(program, []).append(family(int(self.program[nearest])) == family(program))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True, help="a palette plugin (contract v2, with an encoder)")
@@ -47,15 +68,15 @@ def main() -> int:
     model = GeneratorModel.load(args.model, device="cpu")
     m = model.manifest
     held = NoteDataset.load(args.data, "validation")
-    rows = np.flatnonzero(np.isin(held.pitch, PLAYED_KEYS))
-    real = note_features(held.audio[rows], held.sample_rate)
-    mean, std = real.mean(axis=0), real.std(axis=0) + 1e-6
-    real = (real - mean) / std
+    length = held.audio.shape[1]
+    palette = FamilyJudge(held, np.flatnonzero(np.isin(held.pitch, PLAYED_KEYS)))
+    results: dict[int, list[bool]] = {}
+    itself: dict[int, list[bool]] = {}
+    widely: dict[int, list[bool]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         unseen = NoteDataset.load(build_soundfont_dataset(
             Path(tmp) / "unseen", list(UNSEEN), list(SOURCE_KEYS), [VELOCITY], sample_rate=44100,
             num_samples=88200, progress=False, validation_share=0.0), None)
-        results: dict[int, list[bool]] = {}
         for i in range(len(unseen)):
             program = int(unseen.program[i])
             wav = Path(tmp) / f"{program}-{unseen.pitch[i]}.wav"
@@ -63,41 +84,24 @@ def main() -> int:
             encoded = encode_sample(m, wav)
             z = np.repeat(encoded.latent[None], len(PLAYED_KEYS), axis=0)
             audio = model.generate(z, np.array(PLAYED_KEYS), np.full(len(PLAYED_KEYS), VELOCITY / 127, np.float32))
-            described = (note_features(audio[:, :held.audio.shape[1]], m.sample_rate) - mean) / std
-            for key, vector in zip(PLAYED_KEYS, described):
-                candidates = np.flatnonzero(held.pitch[rows] == key)
-                nearest = candidates[np.argmin(np.linalg.norm(real[candidates] - vector, axis=1))]
-                results.setdefault(program, []).append(family(int(held.program[rows][nearest])) == family(program))
+            palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, results)
         # Real beside generated: the instrument's own notes at the played keys, judged the same way.
         # Under this judge an unseen instrument is often nearest another family's real notes
         # (String Ensemble 2 nearest the Cello, the Recorder nearest the organs and the violin).
         own = NoteDataset.load(build_soundfont_dataset(
             Path(tmp) / "own", list(UNSEEN), list(PLAYED_KEYS), [VELOCITY], sample_rate=held.sample_rate,
-            num_samples=held.audio.shape[1], progress=False, validation_share=0.0), None)
-        described = (note_features(np.asarray(own.audio, np.float32), own.sample_rate) - mean) / std
-        itself: dict[int, list[bool]] = {}
-        for i, vector in enumerate(described):
-            candidates = np.flatnonzero(held.pitch[rows] == own.pitch[i])
-            nearest = candidates[np.argmin(np.linalg.norm(real[candidates] - vector, axis=1))]
-            program = int(own.program[i])
-            itself.setdefault(program, []).append(family(int(held.program[rows][nearest])) == family(program))
+            num_samples=length, progress=False, validation_share=0.0), None)
         # Does a wider reference make the judge fairer? Every other melodic GM program of the
         # SoundFont (83) at the same keys, velocity 60: more instruments of each family, and more
         # near neighbours of other families.
         others = [p for p in range(96) if p not in UNSEEN]
-        wide = NoteDataset.load(build_soundfont_dataset(
+        wide = FamilyJudge(NoteDataset.load(build_soundfont_dataset(
             Path(tmp) / "wide", others, list(PLAYED_KEYS), [60], sample_rate=held.sample_rate,
-            num_samples=held.audio.shape[1], progress=False, validation_share=0.0), None)
-        wide_real = note_features(np.asarray(wide.audio, np.float32), wide.sample_rate)
-        wide_mean, wide_std = wide_real.mean(axis=0), wide_real.std(axis=0) + 1e-6
-        wide_real = (wide_real - wide_mean) / wide_std
-        own_wide = (note_features(np.asarray(own.audio, np.float32), own.sample_rate) - wide_mean) / wide_std
-        widely: dict[int, list[bool]] = {}
-        for i, vector in enumerate(own_wide):
-            candidates = np.flatnonzero(wide.pitch == own.pitch[i])
-            nearest = candidates[np.argmin(np.linalg.norm(wide_real[candidates] - vector, axis=1))]
-            program = int(own.program[i])
-            widely.setdefault(program, []).append(family(int(wide.program[nearest])) == family(program))
+            num_samples=length, progress=False, validation_share=0.0), None))
+        for i in range(len(own)):
+            note, key, program = np.asarray(own.audio[i:i + 1], np.float32), [own.pitch[i]], int(own.program[i])
+            palette.keeps_family(note, key, program, itself)
+            wide.keeps_family(note, key, program, widely)
     print("| unseen instrument | family | notes in its family | the real instrument's own notes | "
           "its own notes against 83 other GM programs |")
     print("|---|---|---|---|---|")

@@ -21,10 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synth.engine.latent import between_instruments  # noqa: E402
-from synth.pitch import pitch_error_cents  # noqa: E402
 from synth.plugin.model import GeneratorModel  # noqa: E402
 from training.data import NoteDataset  # noqa: E402
-from training.metrics import note_features  # noqa: E402
+from training.metrics import note_features, pitch_accuracy  # noqa: E402
 
 KEYS = (48, 55, 60, 67, 72)
 DRAWS = 60
@@ -60,10 +59,9 @@ def main() -> int:
             audio = model.generate(np.repeat(z[None], len(KEYS), 0), np.array(KEYS),
                                    np.full(len(KEYS), 0.7, np.float32))
             described = (note_features(audio[:, :held.audio.shape[1]], m.sample_rate) - mean) / std
-            for vector, key, note in zip(described, KEYS, audio):
+            for vector, key in zip(described, KEYS):
                 distances.append(np.linalg.norm(real[pitch == key] - vector, axis=1).min())
-                cents = pitch_error_cents(note[int(0.1 * m.sample_rate):int(0.6 * m.sample_rate)], m.sample_rate, key)
-                in_tune.append(cents is not None and abs(cents) <= 50.0)
+            in_tune.append(pitch_accuracy(audio, np.array(KEYS), m.sample_rate)[0])
         distances = np.array(distances)
         print(f"| {name} | {np.median(distances):.2f} | {np.percentile(distances, 95):.2f} | "
               f"{100 * np.mean(distances > edge):.1f}% | {100 * np.mean(in_tune):.1f}% |")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from training.analysis import FLOOR
 from training.data import NoteDataset
 
 ENCODE_BATCH = 32
@@ -83,8 +84,8 @@ def instrument_directions(latents: np.ndarray, count: int, generator: torch.nn.M
 def _features(generator: torch.nn.Module, z: torch.Tensor, key: int) -> torch.Tensor:
     """``[B, F]``: log partial amplitudes and noise gains, averaged over 8 stretches of the note."""
     controls = generator.get_controls(z, torch.full((len(z),), key), torch.full((len(z),), CALIBRATION_VELOCITY))
-    parts = [torch.log(controls["amplitude"] * controls["harmonic_distribution"] + 1e-4),
-             torch.log(controls["noise_band_gains"] + 1e-4)]
+    parts = [torch.log(controls["amplitude"] * controls["harmonic_distribution"] + FLOOR),
+             torch.log(controls["noise_band_gains"] + FLOOR)]
     frames = parts[0].shape[-1]
     stretches = [x[..., :frames - frames % 8].reshape(*x.shape[:2], 8, -1).mean(dim=-1).flatten(1) for x in parts]
     return torch.cat(stretches, dim=1)
