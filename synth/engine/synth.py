@@ -167,13 +167,14 @@ class Synth(SoundControls, TimbreFollowing):
                 [state.retimbre for state in self.channels], self._clock, self._last_follow)
 
     def rewind(self, mark: tuple) -> None:
-        """Back to the state :meth:`mark` saved (valid only if no event was handled since)."""
+        """Back to the state :meth:`mark` saved (valid if the events handled since left the sound
+        as it was, :meth:`changes_sound`: a timbre they moved stays moved, for the voices to follow)."""
         voices, retimbre, self._clock, self._last_follow = mark
         for voice, state in voices:
             voice.restore(state)
         self.voices = [voice for voice, _ in voices]
         for state, flag in zip(self.channels, retimbre):
-            state.retimbre = flag
+            state.retimbre = flag or state.retimbre
 
     def changes_sound(self, event: ev.MidiEvent) -> bool:
         """Whether ``event`` changes what the sounding voices play at once. Knob, morph and program

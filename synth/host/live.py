@@ -39,7 +39,7 @@ from ..midi import events as ev
 from ..midi.inputs import open_midi_inputs
 from ..midi.source import MidiSource, NoMidiInput
 from ..settings import DEFAULTS, save_setting
-from .ahead import AheadBlock, MidiCycleGate
+from .ahead import AheadBlocks, MidiCycleGate
 from .hotswap import ModelWatcher, presets_after_swap, warm
 from .outputs import find_output_device, open_output
 from .stats import LiveStats
@@ -56,6 +56,7 @@ class LiveOptions:
     samplerate: int | None = None
     blocksize: int = DEFAULTS["live"]["block_size"]
     ring_blocks: int = DEFAULTS["live"]["ring_blocks"]
+    spare_blocks: int = DEFAULTS["live"]["spare_blocks"]
     channels: int = 2
     midi_ports: list[str] = field(default_factory=list)
     virtual_midi: str | None = None
@@ -97,7 +98,7 @@ class LiveHost:
         self._block_ms = 1e9
         self._gc_started = 0.0
         self._gate = MidiCycleGate(self.options.blocksize)
-        self._ahead = AheadBlock()
+        self._ahead = AheadBlocks(self.options.spare_blocks)
 
     # -- control from other threads ---------------------------------------------------------------
     def submit(self, action: Callable[[LiveHost], None]) -> None:
@@ -304,7 +305,7 @@ class LiveHost:
                                                round((time.thread_time() - cpu0) * 1000.0, 2), len(events)))
             self.stats.blocks_rendered += 1
             rendered = True
-        self._render_ahead(block)  # the ring is full (or awaits the MIDI): get the next block ready
+        self._render_ahead(block)  # the ring is full (or awaits the MIDI): one more spare block
         before = self.out.underflows
         self.out.poll()
         if self.out.underflows != before and len(self.stats.underflow_at_s) < 100:
@@ -312,9 +313,9 @@ class LiveHost:
         return rendered
 
     def _render_ahead(self, block: int) -> None:
-        """Render the next block now, as if the MIDI until then brings nothing (see
-        :class:`~synth.host.ahead.AheadBlock`); not while a model fades out or actions wait."""
-        if not self._ahead.ready and not self._fading and not self.actions:
+        """Render one more spare block now, as if the MIDI until then brings nothing (see
+        :class:`~synth.host.ahead.AheadBlocks`); not while a model fades out or actions wait."""
+        if not self._ahead.full and not self._fading and not self.actions:
             self._ahead.render(self.synth, block)
 
     def _next_block(self, events: list, block: int) -> np.ndarray:
