@@ -167,7 +167,7 @@ def play_score(args, events: list, stats_path: Path, watches: list[subprocess.Po
     proc = start_synth(None if args.floor else "gansynth-stress", "--stats", str(stats_path), "--blocksize",
                        str(args.blocksize), "--audio-backend", args.audio_backend,
                        "--engine-priority", args.engine_priority, "--ring-blocks", str(args.ring_blocks),
-                       "--spare-blocks", str(args.spare_blocks),
+                       "--spare-ms", str(args.spare_ms),
                        command=floor if args.floor else None)
     try:
         player = JackPlayer("gansynth-stress-client", seconds=args.seconds + 5)
@@ -213,8 +213,8 @@ def main() -> int:
     parser.add_argument("--voices", type=int, default=32)
     parser.add_argument("--blocksize", type=int, default=128)
     parser.add_argument("--ring-blocks", type=int, default=2, help="the ring's fill target in blocks (2)")
-    parser.add_argument("--spare-blocks", type=int, default=3,
-                        help="blocks rendered before their MIDI, outside the ring (3; the synth only)")
+    parser.add_argument("--spare-ms", type=float, default=8.0,
+                        help="audio rendered before its MIDI, outside the ring (8 ms; the synth only)")
     parser.add_argument("--audio-backend", choices=("rtmixer", "sounddevice"), default="rtmixer")
     parser.add_argument("--engine-priority", choices=("auto", "normal", "nice", "fifo"), default="auto")
     parser.add_argument("--floor", action="store_true",
@@ -285,7 +285,7 @@ def main() -> int:
         flag += f" --program-every {args.program_every:g}" if args.program_every else ""
         flag += f" --probe-every {args.probe_every:g}" if args.probe_every else ""
         flag += f" --ring-blocks {args.ring_blocks}" if args.ring_blocks != 2 else ""
-        flag += f" --spare-blocks {args.spare_blocks}" if args.spare_blocks != 3 and not args.floor else ""
+        flag += f" --spare-ms {args.spare_ms:g}" if args.spare_ms != 8 and not args.floor else ""
         flag += " --no-sweeps" if args.no_sweeps else ""
         flag += f" --blocksize {block}" if block != 128 else ""
         server = "real-time (`jackd -R`)" if server_realtime else "`--no-realtime`"

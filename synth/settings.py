@@ -28,17 +28,17 @@ DEFAULTS: dict[str, Any] = {
     "envelope": Envelope().to_dict(),
     "presets": {"files": [], "count": 8},
     # The live host's audio: frames per block, blocks rendered ahead in the ring (latency is at
-    # most ring_blocks + 1 blocks), and spare blocks rendered beyond the ring, before their MIDI,
-    # waiting outside it (no latency; they carry the sound through a pause of the machine).
-    # --blocksize, --ring-blocks and --spare-blocks override them.
-    "live": {"block_size": 128, "ring_blocks": 2, "spare_blocks": 3},
+    # most ring_blocks + 1 blocks), and how much audio is rendered beyond the ring, before its
+    # MIDI, in spare blocks waiting outside it (no latency; they carry the sound through a pause
+    # of the machine). --blocksize, --ring-blocks and --spare-ms override them.
+    "live": {"block_size": 128, "ring_blocks": 2, "spare_ms": 8.0},
 }
 
 LIMITS: dict[str, tuple[float, float]] = {
     "engine.polyphony": (1, 256), "engine.velocity_buckets": (1, 128), "engine.cache_mb": (8, 65536),
     "engine.master_gain": (0.0, 4.0), "midi.pitch_bend_range": (0.0, 48.0), "midi.morph_cc": (0, 119),
     "midi.drum_channel": (0, 16), "presets.count": (1, 128), "live.block_size": (16, 8192), "live.ring_blocks": (1, 64),
-    "live.spare_blocks": (1, 16),
+    "live.spare_ms": (0.0, 100.0),
 }
 
 

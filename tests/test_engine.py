@@ -8,7 +8,7 @@ import pytest
 from synth.engine.latent import Preset
 from synth.engine.synth import Synth, soft_clip
 from synth.errors import ConfigError
-from synth.host.ahead import AheadBlocks
+from synth.host.ahead import AheadBlocks, spare_blocks
 from synth.midi import events as ev
 from synth.pitch import pitch_error_cents
 from synth.settings import Settings
@@ -339,6 +339,11 @@ def test_spare_blocks_play_as_rendered_and_rewind_to_the_first_not_taken(default
         assert np.array_equal(ahead.process(events, 256), played.process(events, 256))
         events = []
     assert spares.played == 2
+
+
+def test_spares_hold_a_length_of_time_in_whole_blocks():
+    assert [spare_blocks(8.0, block, 48000) for block in (64, 128, 256, 512)] == [6, 3, 1, 1]
+    assert spare_blocks(0.0, 128, 48000) == 1  # one block ahead at least: the MIDI-gated render needs it
 
 
 def test_what_changes_the_sound_of_sounding_voices(synth):

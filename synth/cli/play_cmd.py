@@ -22,9 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samplerate", type=sample_rate, help="Hz (default: the device's)")
     parser.add_argument("--blocksize", type=int, help="frames per audio callback (default: live.block_size, 128)")
     parser.add_argument("--ring-blocks", type=int, help="blocks rendered ahead (default: live.ring_blocks, 2)")
-    parser.add_argument("--spare-blocks", type=int,
-                        help="blocks rendered beyond the ring, before their MIDI: they cover a pause of the "
-                             "machine and add no latency (default: live.spare_blocks, 3)")
+    parser.add_argument("--spare-ms", type=float,
+                        help="audio rendered beyond the ring, before its MIDI, in whole blocks (at least one): "
+                             "it covers a pause of the machine and adds no latency (default: live.spare_ms, 8)")
     parser.add_argument("--channels", type=int, default=2, choices=(2,), help="output channels (2)")
     parser.add_argument("--midi-port", action="append", default=[],
                         help="index or part of a MIDI input port name, repeatable (default: every input port)")
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from ..settings import LIMITS
 
     for option, key in (("blocksize", "live.block_size"), ("ring_blocks", "live.ring_blocks"),
-                        ("spare_blocks", "live.spare_blocks")):
+                        ("spare_ms", "live.spare_ms")):
         value, (low, high) = getattr(args, option), LIMITS[key]
         if value is not None and not low <= value <= high:
             raise SynthError(f"--{option.replace('_', '-')} must be {low:g}..{high:g}, got {value}")
@@ -65,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
     synth = build_synth(args, threads=1)
     blocksize = args.blocksize or synth.settings["live.block_size"]
     ring_blocks = args.ring_blocks or synth.settings["live.ring_blocks"]
-    spare_blocks = args.spare_blocks or synth.settings["live.spare_blocks"]
+    spare_ms = synth.settings["live.spare_ms"] if args.spare_ms is None else args.spare_ms
     headless = args.headless or not sys.stdout.isatty()
     options = LiveOptions(audio_device=args.audio_device, samplerate=args.samplerate, blocksize=blocksize,
-                          ring_blocks=ring_blocks, spare_blocks=spare_blocks, channels=args.channels,
+                          ring_blocks=ring_blocks, spare_ms=spare_ms, channels=args.channels,
                           audio_backend=args.audio_backend,
                           engine_priority=args.engine_priority,
                           midi_ports=args.midi_port,

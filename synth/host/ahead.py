@@ -44,6 +44,13 @@ class MidiCycleGate:
         return True
 
 
+def spare_blocks(spare_ms: float, block: int, rate: int) -> int:
+    """How many spare blocks hold ``spare_ms`` of audio (whole blocks, at least one). In time, not
+    blocks: the pauses to cover are milliseconds long, and each spare delays a held note's move to a
+    knob's new timbre by a block (three of 256 frames pushed it past 50 ms)."""
+    return max(1, int(spare_ms * rate / (1000.0 * block) + 1e-9))
+
+
 class AheadBlocks:
     """The next blocks, rendered before their MIDI arrives.
 

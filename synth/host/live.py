@@ -39,7 +39,7 @@ from ..midi import events as ev
 from ..midi.inputs import open_midi_inputs
 from ..midi.source import MidiSource, NoMidiInput
 from ..settings import DEFAULTS, save_setting
-from .ahead import AheadBlocks, MidiCycleGate
+from .ahead import AheadBlocks, MidiCycleGate, spare_blocks
 from .hotswap import ModelWatcher, presets_after_swap, warm
 from .outputs import find_output_device, open_output
 from .stats import LiveStats
@@ -56,7 +56,7 @@ class LiveOptions:
     samplerate: int | None = None
     blocksize: int = DEFAULTS["live"]["block_size"]
     ring_blocks: int = DEFAULTS["live"]["ring_blocks"]
-    spare_blocks: int = DEFAULTS["live"]["spare_blocks"]
+    spare_ms: float = DEFAULTS["live"]["spare_ms"]
     channels: int = 2
     midi_ports: list[str] = field(default_factory=list)
     virtual_midi: str | None = None
@@ -98,7 +98,7 @@ class LiveHost:
         self._block_ms = 1e9
         self._gc_started = 0.0
         self._gate = MidiCycleGate(self.options.blocksize)
-        self._ahead = AheadBlocks(self.options.spare_blocks)
+        self._ahead = AheadBlocks()  # sized in run(), once the sample rate is known
 
     # -- control from other threads ---------------------------------------------------------------
     def submit(self, action: Callable[[LiveHost], None]) -> None:
@@ -124,6 +124,7 @@ class LiveHost:
         self._block_ms = 1000.0 * block / rate
         self._gate.period_s = block / rate
         self.stats.latency_frames = self.target + block
+        self._ahead = AheadBlocks(spare_blocks(opts.spare_ms, block, rate))
         self.rate = rate
         self.stats.allocator = ostune.steady_allocator()
         self.synth.on_bind = self._learned
@@ -163,7 +164,8 @@ class LiveHost:
         self.stats.engine_priority = ostune.raise_priority(ostune.choose_priority(opts.engine_priority, host_api))
         self.say(f"playing {self.synth.manifest.name} on {self.synth.model.device_description}: audio {info['name']!r} "
                  f"{rate} Hz, block {block}, latency at most {self.stats.latency_frames} frames "
-                 f"({1000 * self.stats.latency_frames / rate:.1f} ms) via {self.out.name}, engine "
+                 f"({1000 * self.stats.latency_frames / rate:.1f} ms), {self._ahead.depth} spare blocks ahead, "
+                 f"via {self.out.name}, engine "
                  f"{self.stats.engine_priority}, new notes in a worker {self.synth.worker.kind}; "
                  f"MIDI {', '.join(self.midi.names) or 'none'!r}" + (f"; OSC on port {osc.port}" if osc else "")
                  + ". " + midi_note + "Ctrl-C stops.")
