@@ -261,9 +261,10 @@ def main() -> int:
                f"(at s, wall ms, CPU ms, events): {stats.get('slow_blocks', [])[:20]}; GC pauses over 1 ms "
                f"(at s, generation, ms): {stats.get('gc_pauses', [])[:20]}; engine loop gaps over 2 blocks "
                f"(at s, ms): {stats.get('engine_stalls', [])[:20]}")
-    if "blocks_ahead_played" in stats:
-        details += (f"; blocks rendered ahead of the MIDI read: {stats['blocks_ahead_played']} played as "
-                    f"rendered, {stats['blocks_ahead_redone']} rendered again with the cycle's events")
+    if "rewrites" in stats:
+        details += (f"; spares in the ring rendered again for MIDI: {stats['rewrites']} times, "
+                    f"{stats['blocks_rewritten']} blocks of {stats['blocks_rendered']} new ones, "
+                    f"{stats['late_rewrites']} begun by the device before they were whole")
     details += freeze_report(freezes, stats)
     if rss:  # 10 s: after warm-up; 120 s: the note cache is full (steady state)
         steady = next(((t, r) for t, r in rss if t >= 120), rss[0])

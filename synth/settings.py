@@ -27,10 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "midi": {"knob_ccs": DEFAULT_KNOB_CCS, "pitch_bend_range": 2.0, "morph_cc": 78, "drum_channel": 10},
     "envelope": Envelope().to_dict(),
     "presets": {"files": [], "count": 8},
-    # The live host's audio: frames per block, blocks rendered ahead in the ring (latency is at
-    # most ring_blocks + 1 blocks), and how much audio is rendered beyond the ring, before its
-    # MIDI, in spare blocks waiting outside it (no latency; they carry the sound through a pause
-    # of the machine). --blocksize, --ring-blocks and --spare-ms override them.
+    # The live host's audio: frames per block, the ring's latency target in blocks (latency is at
+    # most ring_blocks + 1 blocks), and how much audio waits in the ring beyond it, rendered before
+    # its MIDI and rendered again when MIDI changes the sound (no latency; it carries the sound
+    # through a pause of the engine). --blocksize, --ring-blocks and --spare-ms override them.
     "live": {"block_size": 128, "ring_blocks": 2, "spare_ms": 8.0},
 }
 

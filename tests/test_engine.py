@@ -8,7 +8,7 @@ import pytest
 from synth.engine.latent import Preset
 from synth.engine.synth import Synth, soft_clip
 from synth.errors import ConfigError
-from synth.host.ahead import AheadBlocks, spare_blocks
+from synth.host.ahead import spare_blocks
 from synth.midi import events as ev
 from synth.pitch import pitch_error_cents
 from synth.settings import Settings
@@ -314,36 +314,9 @@ def test_a_block_rendered_ahead_rewinds_to_the_same_samples(default_model):
     assert len(ahead.voices) == len(played.voices)
 
 
-def test_spare_blocks_play_as_rendered_and_rewind_to_the_first_not_taken(default_model):
-    """The live host keeps several blocks rendered ahead (spares for a pause of the machine): each
-    taken block is what a synth that never looked ahead plays, and a cycle's MIDI that changes the
-    sound rewinds to the first block not yet taken, whatever came before it."""
-    played, ahead = Synth(default_model), Synth(default_model)
-    for synth in (played, ahead):
-        synth.prepare(48000, 256)
-        synth.process([(0, ev.note_on(60, 100)), (10, ev.note_on(64, 90))], 256)
-    spares = AheadBlocks(depth=3)
-    for _ in range(4):
-        spares.render(ahead, 256)  # the fourth finds them full and renders nothing
-    assert spares.full
-    knob_cc = ahead.settings["midi.knob_ccs"][0]
-    for events in ([], [(0, ev.control(knob_cc, 100))]):  # a knob shapes the notes to come only
-        block = spares.take(ahead, events)
-        assert block is not None and np.array_equal(block, played.process([], 256))
-    played.handle(ev.control(knob_cc, 100))
-    assert spares.ready and not spares.full
-    events = [(0, ev.note_off(64))]
-    assert spares.take(ahead, events) is None and spares.redone == 1 and not spares.ready
-    assert ahead.channels[0].retimbre  # the knob's move survived the rewind: sounding notes follow it
-    for _ in range(2):
-        assert np.array_equal(ahead.process(events, 256), played.process(events, 256))
-        events = []
-    assert spares.played == 2
-
-
 def test_spares_hold_a_length_of_time_in_whole_blocks():
-    assert [spare_blocks(8.0, block, 48000) for block in (64, 128, 256, 512)] == [6, 3, 1, 1]
-    assert spare_blocks(0.0, 128, 48000) == 1  # one block ahead at least: the MIDI-gated render needs it
+    assert [spare_blocks(8.0, block, 48000) for block in (64, 128, 256, 512)] == [6, 3, 1, 0]
+    assert spare_blocks(0.0, 128, 48000) == 0  # the ring's target alone
 
 
 def test_what_changes_the_sound_of_sounding_voices(synth):

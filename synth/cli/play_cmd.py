@@ -23,8 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--blocksize", type=int, help="frames per audio callback (default: live.block_size, 128)")
     parser.add_argument("--ring-blocks", type=int, help="blocks rendered ahead (default: live.ring_blocks, 2)")
     parser.add_argument("--spare-ms", type=float,
-                        help="audio rendered beyond the ring, before its MIDI, in whole blocks (at least one): "
-                             "it covers a pause of the machine and adds no latency (default: live.spare_ms, 8)")
+                        help="audio kept in the ring beyond its latency target, in whole blocks, rendered again "
+                             "when MIDI changes the sound: it plays through a pause of the engine and adds no "
+                             "latency (default: live.spare_ms, 8)")
     parser.add_argument("--channels", type=int, default=2, choices=(2,), help="output channels (2)")
     parser.add_argument("--midi-port", action="append", default=[],
                         help="index or part of a MIDI input port name, repeatable (default: every input port)")

@@ -1,16 +1,14 @@
-"""When the live engine renders: after the cycle's MIDI is read, and the next block ahead of it.
+"""Rendering ahead of the MIDI.
 
-:class:`MidiCycleGate` holds a block back until the JACK cycle's MIDI has been read;
-:class:`AheadBlocks` renders the next blocks as soon as the ring is full, as if no MIDI came,
-and plays each as rendered unless the MIDI then changes the sound.
+:class:`RewritableTail`: the live engine keeps milliseconds of audio rendered ahead in the ring, as
+if no MIDI came, and renders it again in place when MIDI changes the sound. :class:`MidiCycleGate`
+(the benchmarks' floor client) instead holds each block back until the JACK cycle's MIDI is read.
 """
 
 from __future__ import annotations
 
 import collections
 import time
-
-import numpy as np
 
 from ..engine.synth import Synth
 
@@ -45,81 +43,59 @@ class MidiCycleGate:
 
 
 def spare_blocks(spare_ms: float, block: int, rate: int) -> int:
-    """How many spare blocks hold ``spare_ms`` of audio (whole blocks, at least one). In time, not
-    blocks: the pauses to cover are milliseconds long, and each spare delays a held note's move to a
-    knob's new timbre by a block (three of 256 frames pushed it past 50 ms)."""
-    return max(1, int(spare_ms * rate / (1000.0 * block) + 1e-9))
+    """How many spare blocks hold ``spare_ms`` of audio (whole blocks). In time, not blocks: the
+    pauses to cover are milliseconds long, and each spare delays a held note's move to a knob's new
+    timbre by a block (three of 256 frames pushed it past 50 ms)."""
+    return max(0, int(spare_ms * rate / (1000.0 * block) + 1e-9))
 
 
-class AheadBlocks:
-    """The next blocks, rendered before their MIDI arrives.
+class RewritableTail:
+    """Where the engine can still change what the device will play: the blocks in the ring beyond
+    the next ``margin`` frames the device takes, each with the voices' state from before it.
 
-    Gating on the MIDI read left the ring one block short for a whole render every cycle (from the
-    audio callback taking a block until the engine had rendered the next), and a pause of the
-    whole machine that landed in that stretch ran it dry: JACK's timed driver (the dummy backend)
-    runs the late cycle and the next ones back to back. So the engine renders the next blocks as
-    soon as the ring is full, one per pass of its loop, up to ``depth``, each after saving the
-    voices' playing state (``Synth.mark``). When a cycle's MIDI is read, the first goes out at
-    once unless the MIDI changes what the sounding voices play (``Synth.changes_sound``); then the
-    voices are rewound to before it and the block is rendered with the events.
+    The engine keeps the ring filled milliseconds beyond its latency target with blocks rendered as
+    if no MIDI came (spares), so that the device plays on through a pause of the engine thread: a
+    stalled Python thread cannot write, but the device's C callback reads what is already in the
+    ring. When MIDI then changes what the sounding voices play (:meth:`Synth.changes_sound`), the
+    voices rewind to the state before the first block the device will not reach within ``margin``
+    frames (:meth:`rewind`) and the blocks from there are rendered again, in place, the first with
+    the events. So a note lands as early as the ring's latency target allows, however much audio
+    waits beyond it. What a spare costs: a render thrown away when MIDI changes the sound (the
+    blocks up to the end of the ring are rendered again at once), and a knob's move reaches the
+    notes already sounding only from the end of the ring on (their new timbre starts in the next
+    new block)."""
 
-    One block ahead covered a pause of the ring plus one block; the stress's pauses reach 8-13 ms
-    (3-5 periods of 128 frames). More blocks ahead cost no latency (the ring's fill target is
-    unchanged: they wait outside it until it has room) and little CPU (a rewind throws away at
-    most ``depth`` blocks, rendered again while the engine would otherwise wait). What they cost:
-    a knob's move reaches the notes already sounding up to ``depth - 1`` blocks after their new
-    notes arrive (the blocks already rendered keep the old timbre)."""
+    def __init__(self, margin: int) -> None:
+        self.margin = margin  # frames from the device's read position that are no longer changed
+        self._marks: collections.deque[tuple[int, tuple]] = collections.deque()  # (position, mark before)
+        self.rewrites = 0  # times MIDI or an action rewrote the tail
+        self.blocks_rewritten = 0
+        self.late = 0  # rewritten blocks the device had begun to read before the rewrite ended
+        self._floor = 0  # the end of the last block that played events: never rewound past
 
-    def __init__(self, depth: int = 1) -> None:
-        if depth < 1:
-            raise ValueError(f"depth must be at least 1, got {depth}")
-        self.depth = depth
-        # depth + 1 buffers used in turn: the block just taken stays whole while the next renders
-        self._buffers: list[np.ndarray] = []
-        self._turn = 0
-        self._blocks: collections.deque[tuple[tuple, np.ndarray]] = collections.deque()  # (mark before, block)
-        self.played = 0  # blocks played as rendered ahead
-        self.redone = 0  # times a cycle's MIDI changed the sound: the blocks ahead dropped
+    def before(self, position: int, synth: Synth) -> None:
+        """Note the voices' state before the block about to be rendered at ``position``."""
+        self._marks.append((position, synth.mark()))
 
-    @property
-    def ready(self) -> bool:
-        """Whether a block rendered ahead waits."""
-        return bool(self._blocks)
+    def keep(self, end: int) -> None:
+        """The blocks up to ``end`` played events or actions: a later rewind must not undo them."""
+        self._floor = max(self._floor, end)
 
-    @property
-    def full(self) -> bool:
-        return len(self._blocks) >= self.depth
+    def forget(self) -> None:
+        """Nothing written so far may be rewritten (a hot-swapped model fades out in it)."""
+        self._marks.clear()
 
-    def render(self, synth: Synth, frames: int) -> None:
-        """Render one more block now (unless ``depth`` wait), as if the MIDI until then brings nothing."""
-        if not self._buffers or len(self._buffers[0]) != frames:
-            self.drop(synth)
-            self._buffers = [np.zeros((frames, 2), np.float32) for _ in range(self.depth + 1)]
-        if self.full:
-            return
-        mark = synth.mark()
-        buffer = self._buffers[self._turn]
-        self._turn = (self._turn + 1) % len(self._buffers)
-        np.copyto(buffer, synth.process((), frames))
-        self._blocks.append((mark, buffer))
-
-    def take(self, synth: Synth, events: list) -> np.ndarray | None:
-        """The first block rendered ahead if ``events`` leave the sound as it was (they are applied
-        to the notes to come), else ``None`` with the voices rewound: render the block with the
-        events. The block returned stays whole until the next call of :meth:`render`."""
-        if not self._blocks:
+    def rewind(self, synth: Synth, read_position: int) -> int | None:
+        """Rewind ``synth`` to before the first block the device will not reach within ``margin``
+        frames of ``read_position``; return that block's position, or ``None`` when no such block
+        is written (then the events go into the next new block)."""
+        marks = self._marks
+        while marks and marks[0][0] < max(read_position + self.margin, self._floor):
+            marks.popleft()
+        if not marks:
             return None
-        if any(synth.changes_sound(event) for _, event in events):
-            self.drop(synth)
-            self.redone += 1
-            return None
-        for _, event in events:
-            synth.handle(event)  # knobs, morph, program: for the notes to come
-        self.played += 1
-        return self._blocks.popleft()[1]
-
-    def drop(self, synth: Synth) -> None:
-        """Forget the blocks rendered ahead and rewind the voices to before the first."""
-        if self._blocks:
-            synth.rewind(self._blocks[0][0])
-            self._blocks.clear()
+        position, mark = marks[0]
+        synth.rewind(mark)
+        marks.clear()  # the blocks from here are rendered again and noted again
+        self.rewrites += 1
+        return position

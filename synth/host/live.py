@@ -39,7 +39,7 @@ from ..midi import events as ev
 from ..midi.inputs import open_midi_inputs
 from ..midi.source import MidiSource, NoMidiInput
 from ..settings import DEFAULTS, save_setting
-from .ahead import AheadBlocks, MidiCycleGate, spare_blocks
+from .ahead import RewritableTail, spare_blocks
 from .hotswap import ModelWatcher, presets_after_swap, warm
 from .outputs import find_output_device, open_output
 from .stats import LiveStats
@@ -90,6 +90,7 @@ class LiveHost:
         self.scope_at = 0  # where the next block goes in it
         self.load = 0.0  # render time / block duration, smoothed
         self._fading: list[tuple[Synth, int]] = []  # old synths after a hot-swap, blocks left
+        self._pending: list = []  # events that found the ring full and nothing in it to rewrite
         self._retired: list[Synth] = []
         self._watcher: ModelWatcher | None = None
         self._midi_watcher: threading.Thread | None = None
@@ -97,8 +98,8 @@ class LiveHost:
         self._started = time.perf_counter()
         self._block_ms = 1e9
         self._gc_started = 0.0
-        self._gate = MidiCycleGate(self.options.blocksize)
-        self._ahead = AheadBlocks()  # sized in run(), once the sample rate is known
+        self._tail = RewritableTail(0)  # sized in run(), once the block is known
+        self.goal = 0  # frames the engine keeps in the ring: the latency target plus the spares
 
     # -- control from other threads ---------------------------------------------------------------
     def submit(self, action: Callable[[LiveHost], None]) -> None:
@@ -120,12 +121,7 @@ class LiveHost:
         self.device_name = info["name"]
         rate = int(opts.samplerate or info["default_samplerate"])
         block = opts.blocksize
-        self.target = block * opts.ring_blocks
-        self._block_ms = 1000.0 * block / rate
-        self._gate.period_s = block / rate
-        self.stats.latency_frames = self.target + block
-        self._ahead = AheadBlocks(spare_blocks(opts.spare_ms, block, rate))
-        self.rate = rate
+        self.size_ring(rate)
         self.stats.allocator = ostune.steady_allocator()
         self.synth.on_bind = self._learned
         if opts.config_path is not None:
@@ -143,7 +139,7 @@ class LiveHost:
             self.midi, midi_note = NoMidiInput(), f"no MIDI input ({error.message}): playing from OSC alone. "
         try:
             self.out = open_output(opts.audio_backend, device, rate, block, opts.channels,
-                                   block * max(opts.ring_blocks + 2, 4))
+                                   block * max(opts.ring_blocks + self.spares + 2, 4))
         except AudioDeviceError:
             self.midi.close()
             raise
@@ -164,14 +160,14 @@ class LiveHost:
         self.stats.engine_priority = ostune.raise_priority(ostune.choose_priority(opts.engine_priority, host_api))
         self.say(f"playing {self.synth.manifest.name} on {self.synth.model.device_description}: audio {info['name']!r} "
                  f"{rate} Hz, block {block}, latency at most {self.stats.latency_frames} frames "
-                 f"({1000 * self.stats.latency_frames / rate:.1f} ms), {self._ahead.depth} spare blocks ahead, "
+                 f"({1000 * self.stats.latency_frames / rate:.1f} ms), {self.spares} spare blocks beyond it, "
                  f"via {self.out.name}, engine "
                  f"{self.stats.engine_priority}, new notes in a worker {self.synth.worker.kind}; "
                  f"MIDI {', '.join(self.midi.names) or 'none'!r}" + (f"; OSC on port {osc.port}" if osc else "")
                  + ". " + midi_note + "Ctrl-C stops.")
         self._raise_receiver(self.synth)
         sys.setswitchinterval(0.001)  # hand the GIL over quickly (the sounddevice callback needs it)
-        self._fill()  # pre-roll before the stream starts
+        self.fill_ring()  # pre-roll before the stream starts
         gc.collect()
         gc.freeze()  # nothing allocated so far is ever scanned again: shorter GC pauses
         gc.callbacks.append(self._time_gc)
@@ -205,12 +201,27 @@ class LiveHost:
         self.stats.midi_events = self.midi.received
         self.stats.osc_messages = osc.received if osc else 0
         self.stats.seconds = time.perf_counter() - started
-        self.stats.blocks_ahead_played, self.stats.blocks_ahead_redone = self._ahead.played, self._ahead.redone
+        self.stats.rewrites, self.stats.blocks_rewritten = self._tail.rewrites, self._tail.blocks_rewritten
+        self.stats.late_rewrites = self._tail.late
         if opts.stats:
             write_text_atomically(opts.stats, json.dumps(asdict(self.stats), indent=2) + "\n")
         if self.error:
             raise self.error
         return self.stats
+
+    def size_ring(self, rate: int) -> None:
+        """How much audio the engine keeps in the ring at ``rate``: the latency target, and the
+        spares beyond it."""
+        opts, block = self.options, self.options.blocksize
+        self.rate = rate
+        self.target = block * opts.ring_blocks
+        self._block_ms = 1000.0 * block / rate
+        self.stats.latency_frames = self.target + block
+        self.spares = spare_blocks(opts.spare_ms, block, rate)
+        self.goal = self.target + self.spares * block
+        # MIDI lands in the first block beyond the next ring_blocks - 1 the device takes: as late as
+        # the ring's target, however many spares wait beyond it.
+        self._tail = RewritableTail((opts.ring_blocks - 1) * block)
 
     def _engine_loop(self, started: float) -> None:
         period = self.options.blocksize / self.synth.sample_rate
@@ -227,7 +238,7 @@ class LiveHost:
                 break
             # A device that stops pulling audio (JACK server killed, USB card unplugged) may never
             # say so: watch the frames it consumes.
-            frames_out = self.stats.blocks_rendered * self.options.blocksize - self.out.fill
+            frames_out = self.out.read_position
             if frames_out != consumed:
                 consumed, last_progress = frames_out, now
             if not self.out.active or now - last_progress > STALL_TIMEOUT_S:
@@ -238,7 +249,7 @@ class LiveHost:
             wake = getattr(self.midi, "wake", None)
             if wake is not None:
                 wake.clear()  # before looking: a cycle from now on wakes the wait below at once
-            if not self._fill():
+            if not self.fill_ring():
                 self._report_worker()
                 if wake is not None:
                     wake.wait(period / 8)  # JACK MIDI: woken by the cycle's MIDI read
@@ -275,55 +286,79 @@ class LiveHost:
             self._worker_reported = error
             self.say(f"{error}; generating new notes in a thread from now on (dropouts are likelier)")
 
-    def _awaiting_midi_cycle(self) -> bool:
-        return self._gate.waiting(self.midi, self.out.fill)
+    def fill_ring(self) -> bool:
+        """Bring the cycle's MIDI and queued actions in, then render until the ring holds its goal;
+        return whether a new block was rendered.
 
-    def _fill(self) -> bool:
-        """Render blocks until the ring holds its target; return whether anything was rendered."""
-        rendered = False
+        MIDI that changes the sound (and every action) rewinds the voices to the first block the
+        device will not reach within the ring's latency target and renders the blocks from there
+        again, in place, the first with the events (:class:`~synth.host.ahead.RewritableTail`);
+        other MIDI (knobs, programs) shapes the notes to come at once."""
         block = self.options.blocksize
-        while self.out.fill < self.target and self.out.space() >= block:
-            if self._awaiting_midi_cycle():
-                break
-            t0, cpu0 = time.perf_counter(), time.thread_time()
-            if self.actions:
-                self._ahead.drop(self.synth)  # actions may change the synth (or swap it): render after them
-            self._apply_actions()
-            events: list = []
-            if self.midi:
-                self.midi.poll(events)
-            out = self._next_block(events, block)
-            if self._fading:
-                out = self._mix_fading(out)
-            self.out.write(out)
-            self.level = np.abs(out).max(axis=0)
-            self._keep_for_scope(out)
-            ms = (time.perf_counter() - t0) * 1000.0
-            self.load = 0.95 * self.load + 0.05 * (ms / (1000.0 * block / self.synth.sample_rate))
-            self.stats.peak_render_ms = max(self.stats.peak_render_ms, ms)
-            if ms > self._block_ms and len(self.stats.slow_blocks) < 100:
-                # Wall time far above the thread's CPU time: it waited (GIL, preempted), not worked.
-                self.stats.slow_blocks.append((round(t0 - self._started, 3), round(ms, 2),
-                                               round((time.thread_time() - cpu0) * 1000.0, 2), len(events)))
+        events: list = []
+        if self.midi:
+            self.midi.poll(events)
+        if self.actions or any(self.synth.changes_sound(event) for _, event in events):
+            position = self._tail.rewind(self.synth, self.out.read_position)
+            self._apply_actions()  # after the rewind: they act from the block rendered next
+            end = self.out.written
+            # They act in the first block rendered now (a new one if nothing could be rewound): a
+            # later rewind must not undo them.
+            self._tail.keep((end if position is None else position) + block)
+            while position is not None and position < end:
+                self._render_block(position, events, block)
+                events = []
+                position += block
+                self._tail.blocks_rewritten += 1
+        else:
+            for _, event in events:
+                self.synth.handle(event)  # knobs, morph, program: for the notes to come
+            events = []
+        rendered = False
+        goal = self.target if self._fading else self.goal  # a fading model is never rewound: no spares
+        while (events or self.out.fill < goal) and self.out.space() >= block:
+            self._render_block(self.out.written, events, block)
+            events = []
             self.stats.blocks_rendered += 1
             rendered = True
-        self._render_ahead(block)  # the ring is full (or awaits the MIDI): one more spare block
+        if events:  # the ring is full and nothing in it may change (a model fades out): play them next
+            self._pending.extend(events)
         before = self.out.underflows
         self.out.poll()
         if self.out.underflows != before and len(self.stats.underflow_at_s) < 100:
             self.stats.underflow_at_s.append(round(time.perf_counter() - self._started, 3))
         return rendered
 
-    def _render_ahead(self, block: int) -> None:
-        """Render one more spare block now, as if the MIDI until then brings nothing (see
-        :class:`~synth.host.ahead.AheadBlocks`); not while a model fades out or actions wait."""
-        if not self._ahead.full and not self._fading and not self.actions:
-            self._ahead.render(self.synth, block)
-
-    def _next_block(self, events: list, block: int) -> np.ndarray:
-        """The block for this cycle: the one rendered ahead if the events allow, else rendered now."""
-        ahead = self._ahead.take(self.synth, events)
-        return ahead if ahead is not None else self.synth.process(events, block)
+    def _render_block(self, position: int, events: list, block: int) -> None:
+        """Render the block at ``position`` (frames since the start) with ``events``: a new block at
+        the end of the ring, or one the device has not reached, rendered again in place."""
+        t0, cpu0 = time.perf_counter(), time.thread_time()
+        if self._pending:
+            events, self._pending = self._pending + events, []
+        if events:
+            self._tail.keep(position + block)
+        if self._fading:
+            self._tail.forget()
+        else:
+            self._tail.before(position, self.synth)
+        out = self.synth.process(events, block)
+        if self._fading:
+            out = self._mix_fading(out)
+        if position < self.out.written:
+            self.out.overwrite(position, out)
+            if self.out.read_position > position:
+                self._tail.late += 1  # the device began this block before it was whole again
+        else:
+            self.out.write(out)
+        self.level = np.abs(out).max(axis=0)
+        self._keep_for_scope(out)
+        ms = (time.perf_counter() - t0) * 1000.0
+        self.load = 0.95 * self.load + 0.05 * (ms / self._block_ms)
+        self.stats.peak_render_ms = max(self.stats.peak_render_ms, ms)
+        if ms > self._block_ms and len(self.stats.slow_blocks) < 100:
+            # Wall time far above the thread's CPU time: it waited (GIL, preempted), not worked.
+            self.stats.slow_blocks.append((round(t0 - self._started, 3), round(ms, 2),
+                                           round((time.thread_time() - cpu0) * 1000.0, 2), len(events)))
 
     def _keep_for_scope(self, out: np.ndarray) -> None:
         """Copy the block's left channel into the scope ring (no allocation; the UI reads it as it is,

@@ -9,6 +9,10 @@ Two backends with one interface:
 * ``sounddevice``: a Python callback copying from :class:`~synth.host.ring.FrameRing`.
   Simple, but the callback must take the GIL, so a busy Python thread can make
   it late (through JACK that is a dropout).
+
+Both let the engine rewrite frames it wrote that the device has not reached (:meth:`overwrite`):
+the engine keeps milliseconds of audio rendered ahead in the ring, for the device to play through
+a pause of the engine, and renders them again when MIDI changes the sound.
 """
 
 from __future__ import annotations
@@ -39,6 +43,18 @@ class AudioOutput(Protocol):
 
     def write(self, block: np.ndarray) -> None:
         """Append a ``[frames, channels]`` block (the caller checked :meth:`space`)."""
+
+    @property
+    def written(self) -> int:
+        """Frames written since the start."""
+
+    @property
+    def read_position(self) -> int:
+        """Frames the device has taken since the start (it may be copying the next block now)."""
+
+    def overwrite(self, position: int, block: np.ndarray) -> None:
+        """Replace frames already written, from ``position`` (frames since the start; not before
+        :attr:`read_position`, and ``position + len(block)`` not after :attr:`written`)."""
 
     @property
     def underflows(self) -> int:
@@ -101,6 +117,17 @@ class SounddeviceOutput:
         self.ring.write(block)
 
     @property
+    def written(self) -> int:
+        return self.ring.written
+
+    @property
+    def read_position(self) -> int:
+        return self.ring.read
+
+    def overwrite(self, position: int, block: np.ndarray) -> None:
+        self.ring.overwrite(position, block)
+
+    @property
     def underflows(self) -> int:
         return self.ring.underflows
 
@@ -128,7 +155,13 @@ class RtmixerOutput:
 
         self._rtmixer = rtmixer
         self.channels = channels
-        self.ring = rtmixer.RingBuffer(4 * channels, _next_power_of_two(capacity))
+        # The ring's memory is this array, so frames already written can be rewritten in place.
+        # PortAudio's ring counts its indices modulo twice its size (a power of two): frame
+        # ``position`` of the stream sits at ``position % size`` as long as every frame goes
+        # through write().
+        self._frames = np.zeros((_next_power_of_two(capacity), channels), np.float32)
+        self.ring = rtmixer.RingBuffer(4 * channels, buffer=self._frames)
+        self._written = 0
         self.mixer = rtmixer.Mixer(device=device, channels=channels, blocksize=block, samplerate=rate,
                                    latency="low")
         self.action = None
@@ -143,7 +176,25 @@ class RtmixerOutput:
         return self.ring.write_available
 
     def write(self, block: np.ndarray) -> None:
-        self.ring.write(block)
+        if self.ring.write(block) != len(block):
+            raise RuntimeError("wrote past the ring's space")  # the engine checks space() first
+        self._written += len(block)
+
+    @property
+    def written(self) -> int:
+        return self._written
+
+    @property
+    def read_position(self) -> int:
+        return self._written - self.ring.read_available
+
+    def overwrite(self, position: int, block: np.ndarray) -> None:
+        size = len(self._frames)
+        start = position % size
+        first = min(len(block), size - start)
+        self._frames[start:start + first] = block[:first]
+        if first < len(block):
+            self._frames[:len(block) - first] = block[first:]
 
     @property
     def underflows(self) -> int:

@@ -1,6 +1,7 @@
 """A single-producer/single-consumer ring of stereo frames.
 
-The engine thread writes whole blocks; the audio callback reads whole blocks.
+The engine thread writes whole blocks (and may rewrite those the callback has not reached); the
+audio callback reads whole blocks.
 Each side only moves its own counter (a Python int: assignments are atomic), so
 neither side takes a lock, and the callback never allocates a buffer.
 """
@@ -34,6 +35,15 @@ class FrameRing:
         if first < frames:
             self.buffer[: frames - first] = block[first:]
         self.written += frames
+
+    def overwrite(self, position: int, block: np.ndarray) -> None:
+        """Producer: replace frames from ``position`` (frames since the start) that the consumer has
+        not reached; they stay counted as written."""
+        start = position % self.capacity
+        first = min(len(block), self.capacity - start)
+        self.buffer[start:start + first] = block[:first]
+        if first < len(block):
+            self.buffer[: len(block) - first] = block[first:]
 
     def read_into(self, out: np.ndarray) -> bool:
         """Consumer: fill ``out`` ``[frames, channels]``; on underflow write silence and count it."""

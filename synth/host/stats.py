@@ -27,10 +27,12 @@ class LiveStats:
     engine_stalls: list[tuple[float, float]] = field(default_factory=list)  # (at s, ms) loop gaps over 2 blocks
     gc_pauses: list[tuple[float, int, float]] = field(default_factory=list)  # (at s, generation, ms) over 1 ms
     clock_origin: float = 0.0  # CLOCK_MONOTONIC seconds of "at s" = 0, to line the times up with other tools
-    # Blocks rendered ahead of their MIDI (as soon as the ring was full): played as rendered (the
-    # MIDI brought nothing that changes the sound), or rendered again with the MIDI's events.
-    blocks_ahead_played: int = 0
-    blocks_ahead_redone: int = 0
+    # The ring's spares rendered again in place because MIDI or an action changed the sound: how
+    # often, how many blocks, and how many of those the device had begun to read before they were
+    # whole again (each a block whose start is the old guess and whose end the new).
+    rewrites: int = 0
+    blocks_rewritten: int = 0
+    late_rewrites: int = 0
 
 
 def summary(stats: LiveStats) -> str:

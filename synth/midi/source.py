@@ -43,7 +43,7 @@ class MidiSource:
     last: MidiEvent | None = None
     gone: set = field(default_factory=set)  # sources that went away, by stable name
     # JACK cycles in which the ports were read, or None where the API has no cycle (ALSA): the
-    # engine times its blocks by it (see synth.host.ahead.MidiCycleGate).
+    # benchmarks' floor client times its blocks by it (see synth.host.ahead.MidiCycleGate).
     cycles: int | None = None
     # Set each time the ports are read, for the engine to wait on instead of polling (None: poll).
     wake: threading.Event | None = None
