@@ -123,8 +123,10 @@ class GeneratorModel:
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        if threads == 1:  # the live host's setting: leave the other core to audio, and never spin
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Never spin: onnxruntime's pool threads busy-wait between runs by default, and here every
+        # run shares the CPUs with other work (the live host's audio; the renderer's mixing thread,
+        # which rendered benchmarks/bench_3min.mid in 0.89 s instead of 1.00 s, 7 rounds each).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = _choose_providers(ort, device)
         session, fallback, graphs_note = _open_session(ort, path, options, providers, device, cuda_graphs)
         source = str(path)
