@@ -1,7 +1,7 @@
 """The live host's ring: spares rendered ahead of the MIDI, rewritten in place when it changes the sound.
 
 The host runs its real engine step (``LiveHost.fill_ring``) against the real ring of the
-sounddevice backend (:class:`FrameRing`); the test plays the device, taking one block per cycle,
+sounddevice backend (:class:`FrameRingOutput`); the test plays the device, taking one block per cycle,
 and the MIDI source, handing the host each cycle's events. What the device played must be exactly
 what a synth that never looked ahead plays with each cycle's events in the block the latency
 target promises, through a stall of the engine too.
@@ -13,52 +13,26 @@ import numpy as np
 
 from synth.engine.synth import Synth
 from synth.host.live import LiveHost, LiveOptions
-from synth.host.ring import FrameRing
+from synth.host.outputs import FrameRingOutput
 from synth.midi import events as ev
 
 BLOCK, RATE = 256, 48000
 
 
-class CycleDevice:
-    """The audio device's side: takes one block per :meth:`cycle`, as a JACK period would."""
+class CycleDevice(FrameRingOutput):
+    """The audio device: the engine's side of the sounddevice backend's ring, drained one block
+    per :meth:`cycle`, as a JACK period would."""
+
+    active = True
 
     def __init__(self, capacity: int) -> None:
-        self.ring = FrameRing(capacity)
+        super().__init__(capacity)
         self.played: list[np.ndarray] = []
-        self.active = True
 
     def cycle(self) -> None:
         out = np.zeros((BLOCK, 2), np.float32)
         self.ring.read_into(out)
         self.played.append(out)
-
-    @property
-    def fill(self) -> int:
-        return self.ring.fill
-
-    def space(self) -> int:
-        return self.ring.space()
-
-    def write(self, block: np.ndarray) -> None:
-        self.ring.write(block)
-
-    @property
-    def written(self) -> int:
-        return self.ring.written
-
-    @property
-    def read_position(self) -> int:
-        return self.ring.read
-
-    def overwrite(self, position: int, block: np.ndarray) -> None:
-        self.ring.overwrite(position, block)
-
-    @property
-    def underflows(self) -> int:
-        return self.ring.underflows
-
-    def poll(self) -> None:
-        pass
 
 
 class CycleMidi:

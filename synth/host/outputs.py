@@ -76,35 +76,15 @@ def _next_power_of_two(n: int) -> int:
     return 1 << (int(n) - 1).bit_length()
 
 
-class SounddeviceOutput:
-    """A sounddevice OutputStream with a Python callback that copies from a FrameRing."""
+class FrameRingOutput:
+    """The engine's side of a :class:`FrameRing`: what the live host writes to and asks about.
+    Whatever drains the ring (a sounddevice callback, a test playing the device) reads
+    ``self.ring``."""
 
-    name = "sounddevice"
+    name = "ring"
 
-    def __init__(self, device: int, rate: int, block: int, channels: int, capacity: int) -> None:
-        import sounddevice as sd
-
+    def __init__(self, capacity: int, channels: int = 2) -> None:
         self.ring = FrameRing(capacity, channels)
-        self.peak_callback_ms = 0.0
-        self.callback_errors = 0  # exceptions caught in the callback (each played as silence)
-        ring = self.ring
-
-        def callback(outdata, frames, _time, status):
-            # Never let an exception reach PortAudio (it would stop the stream): count it, play
-            # silence, and the ring counts the block as an underflow.
-            t0 = time.perf_counter()
-            try:
-                ring.read_into(outdata)
-            except Exception:  # noqa: BLE001  the audio thread must keep running whatever happens
-                self.callback_errors += 1
-                ring.underflows += 1
-                outdata.fill(0.0)
-            elapsed = (time.perf_counter() - t0) * 1000.0
-            if elapsed > self.peak_callback_ms:
-                self.peak_callback_ms = elapsed
-
-        self.stream = sd.OutputStream(samplerate=rate, blocksize=block, device=device, channels=channels,
-                                      dtype="float32", callback=callback, latency="low")
 
     @property
     def fill(self) -> int:
@@ -131,12 +111,43 @@ class SounddeviceOutput:
     def underflows(self) -> int:
         return self.ring.underflows
 
+    def poll(self) -> None:
+        pass
+
+
+class SounddeviceOutput(FrameRingOutput):
+    """A sounddevice OutputStream with a Python callback that copies from a FrameRing."""
+
+    name = "sounddevice"
+
+    def __init__(self, device: int, rate: int, block: int, channels: int, capacity: int) -> None:
+        import sounddevice as sd
+
+        super().__init__(capacity, channels)
+        self.peak_callback_ms = 0.0
+        self.callback_errors = 0  # exceptions caught in the callback (each played as silence)
+        ring = self.ring
+
+        def callback(outdata, frames, _time, status):
+            # Never let an exception reach PortAudio (it would stop the stream): count it, play
+            # silence, and the ring counts the block as an underflow.
+            t0 = time.perf_counter()
+            try:
+                ring.read_into(outdata)
+            except Exception:  # noqa: BLE001  the audio thread must keep running whatever happens
+                self.callback_errors += 1
+                ring.underflows += 1
+                outdata.fill(0.0)
+            elapsed = (time.perf_counter() - t0) * 1000.0
+            if elapsed > self.peak_callback_ms:
+                self.peak_callback_ms = elapsed
+
+        self.stream = sd.OutputStream(samplerate=rate, blocksize=block, device=device, channels=channels,
+                                      dtype="float32", callback=callback, latency="low")
+
     @property
     def active(self) -> bool:
         return self.stream.active
-
-    def poll(self) -> None:
-        pass
 
     def start(self) -> None:
         self.stream.start()
