@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from ..engine.latent import Preset, default_presets, instrument_presets
 from ..engine.synth import Synth
 from ..errors import SynthError
@@ -21,6 +23,19 @@ WARM_SLICE = 128  # hot-swap warm-up requests queued at once (the worker's queue
 WARM_TIMEOUT_S = 60.0
 WATCH_EVERY_S = 0.5
 SETTLE_S = 0.2  # after a change, let the writer finish (exports write atomically, copies may not)
+
+
+def mix_fading(out: np.ndarray, fading: list[tuple[Synth, int]]) -> tuple[np.ndarray, list[tuple[Synth, int]]]:
+    """``out`` with the next block of each swapped-out synth still fading (``(synth, blocks
+    left)``) mixed in, and the ones that go on fading."""
+    mixed = out.copy()
+    keep = []
+    for synth, left in fading:
+        mixed += synth.process((), len(out))
+        if left > 1 and synth.active_voices:
+            keep.append((synth, left - 1))
+    np.clip(mixed, -1.0, 1.0, out=mixed)
+    return mixed, keep
 
 
 def presets_after_swap(presets: list[Preset], model: GeneratorModel, seed: int = 0,

@@ -40,8 +40,9 @@ from ..midi.inputs import open_midi_inputs
 from ..midi.source import MidiSource, NoMidiInput
 from ..settings import DEFAULTS, save_setting
 from .ahead import RewritableTail, spare_blocks
-from .hotswap import ModelWatcher, presets_after_swap, warm
+from .hotswap import ModelWatcher, mix_fading, presets_after_swap, warm
 from .outputs import find_output_device, open_output
+from .ring import ScopeRing
 from .stats import LiveStats
 
 SCOPE_FRAMES = 4096  # the UI's spectrum looks at this much of the latest output
@@ -86,8 +87,7 @@ class LiveHost:
         self.log = log or (lambda text: print(text, file=sys.stderr, flush=True))
         self.midi: MidiSource | None = None
         self.level = np.zeros(2, np.float32)  # peak of the last rendered block, per channel
-        self.scope = np.zeros(SCOPE_FRAMES, np.float32)  # the latest output (left), for the UI's spectrum
-        self.scope_at = 0  # where the next block goes in it
+        self.scope = ScopeRing(SCOPE_FRAMES)  # the latest output, for the UI's spectrum
         self.load = 0.0  # render time / block duration, smoothed
         self._fading: list[tuple[Synth, int]] = []  # old synths after a hot-swap, blocks left
         self._pending: list = []  # events that found the ring full and nothing in it to rewrite
@@ -343,7 +343,7 @@ class LiveHost:
             self._tail.before(position, self.synth)
         out = self.synth.process(events, block)
         if self._fading:
-            out = self._mix_fading(out)
+            out, self._fading = mix_fading(out, self._fading)
         if position < self.out.written:
             self.out.overwrite(position, out)
             if self.out.read_position > position:
@@ -351,7 +351,7 @@ class LiveHost:
         else:
             self.out.write(out)
         self.level = np.abs(out).max(axis=0)
-        self._keep_for_scope(out)
+        self.scope.keep(out)
         ms = (time.perf_counter() - t0) * 1000.0
         self.load = 0.95 * self.load + 0.05 * (ms / self._block_ms)
         self.stats.peak_render_ms = max(self.stats.peak_render_ms, ms)
@@ -359,18 +359,6 @@ class LiveHost:
             # Wall time far above the thread's CPU time: it waited (GIL, preempted), not worked.
             self.stats.slow_blocks.append((round(t0 - self._started, 3), round(ms, 2),
                                            round((time.thread_time() - cpu0) * 1000.0, 2), len(events)))
-
-    def _keep_for_scope(self, out: np.ndarray) -> None:
-        """Copy the block's left channel into the scope ring (no allocation; the UI reads it as it is,
-        a torn read only smudges one frame of the picture)."""
-        if len(out) >= SCOPE_FRAMES:
-            out = out[-SCOPE_FRAMES:]
-        n, at = len(out), self.scope_at
-        first = min(n, SCOPE_FRAMES - at)
-        self.scope[at:at + first] = out[:first, 0]
-        if first < n:
-            self.scope[:n - first] = out[first:, 0]
-        self.scope_at = (at + n) % SCOPE_FRAMES
 
     def _apply_actions(self) -> None:
         while self.actions:
@@ -417,17 +405,6 @@ class LiveHost:
         self._raise_receiver(new, wait=False)  # the engine thread never waits
         self.stats.model_swaps += 1
         self.say(f"now playing {new.model.path.name} ({new.manifest.name})")
-
-    def _mix_fading(self, out):
-        mixed = out.copy()
-        keep = []
-        for synth, left in self._fading:
-            mixed += synth.process((), len(out))
-            if left > 1 and synth.active_voices:
-                keep.append((synth, left - 1))
-        self._fading = keep
-        np.clip(mixed, -1.0, 1.0, out=mixed)
-        return mixed
 
     def _watch_midi(self) -> None:
         """Say when a MIDI source goes away (the engine plays on) and when it is reconnected."""

@@ -59,3 +59,28 @@ class FrameRing:
             out[first:] = self.buffer[: frames - first]
         self.read += frames
         return True
+
+
+class ScopeRing:
+    """The latest output's left channel, for the terminal UI's spectrum. The engine thread keeps
+    each block in it (no allocation); the UI reads it as it is: a torn read only smudges one frame
+    of the picture."""
+
+    def __init__(self, frames: int) -> None:
+        self.samples = np.zeros(frames, np.float32)
+        self.at = 0  # where the next block goes
+
+    def keep(self, block: np.ndarray) -> None:
+        frames = len(self.samples)
+        if len(block) >= frames:
+            block = block[-frames:]
+        n, at = len(block), self.at
+        first = min(n, frames - at)
+        self.samples[at:at + first] = block[:first, 0]
+        if first < n:
+            self.samples[:n - first] = block[first:, 0]
+        self.at = (at + n) % frames
+
+    def latest(self) -> np.ndarray:
+        """The samples oldest first (a copy: for the UI thread)."""
+        return np.roll(self.samples, -self.at)

@@ -99,7 +99,7 @@ class TerminalUI:
                               f"{host.stats.peak_render_ms:.2f} ms")
         status.add_row("level L", meter(float(host.level[0])))
         status.add_row("level R", meter(float(host.level[-1])))
-        line, centroid = spectrum(np.roll(host.scope, -host.scope_at), host.rate)
+        line, centroid = spectrum(host.scope.latest(), host.rate)
         status.add_row("spectrum", f"{line}  " + (f"brightness {centroid / 1000:.2f} kHz" if centroid else "silent"))
         status.add_row("instrument", f"{channel.preset_index}: {synth.instrument_name(0)}   morph {channel.morph:.2f}")
         if self.naming is not None:
