@@ -113,6 +113,21 @@ def test_spares_rewritten_in_place_play_each_cycles_midi_one_block_after_the_nex
     assert host._tail.late == 0
 
 
+def test_a_long_stretch_without_midi_keeps_marks_of_the_ring_alone(default_model):
+    """Each block rendered notes the voices' state before it; with nothing to rewind for minutes
+    (a held chord), only the blocks the ring can hold may keep theirs."""
+    host, device, midi = _host(default_model, spare_ms=16.0)
+    midi.waiting = [(0, ev.note_on(60, 100)), (0, ev.control(ev.CC_SUSTAIN, 127))]
+    host.fill_ring()
+    for _ in range(200):
+        device.cycle()
+        host.fill_ring()
+    assert len(host._tail._marks) <= host.goal // BLOCK + 2
+    midi.waiting = [(0, ev.note_on(64, 100))]  # and a rewind still finds the block it needs
+    host.fill_ring()
+    assert host._tail.rewrites == 1
+
+
 def test_no_spares_still_lands_the_midi_in_time(default_model):
     """With ``spare_ms`` 0 the ring holds its target alone; the block written before a cycle's MIDI
     came is rewritten, so the events sound where the target promises, as with spares."""

@@ -65,9 +65,11 @@ class RewritableTail:
     notes already sounding only from the end of the ring on (their new timbre starts in the next
     new block)."""
 
-    def __init__(self, margin: int) -> None:
+    def __init__(self, margin: int, blocks: int = 64) -> None:
         self.margin = margin  # frames from the device's read position that are no longer changed
-        self._marks: collections.deque[tuple[int, tuple]] = collections.deque()  # (position, mark before)
+        # (position, mark before) of the newest ``blocks`` blocks: as many as the ring can hold, so
+        # a long stretch without MIDI keeps no marks of blocks long played.
+        self._marks: collections.deque[tuple[int, tuple]] = collections.deque(maxlen=blocks)
         self.rewrites = 0  # times MIDI or an action rewrote the tail
         self.blocks_rewritten = 0
         self.late = 0  # rewritten blocks the device had begun to read before the rewrite ended

@@ -221,7 +221,7 @@ class LiveHost:
         self.goal = self.target + self.spares * block
         # MIDI lands in the first block beyond the next ring_blocks - 1 the device takes: as late as
         # the ring's target, however many spares wait beyond it.
-        self._tail = RewritableTail((opts.ring_blocks - 1) * block)
+        self._tail = RewritableTail((opts.ring_blocks - 1) * block, opts.ring_blocks + self.spares + 2)
 
     def _engine_loop(self, started: float) -> None:
         period = self.options.blocksize / self.synth.sample_rate
