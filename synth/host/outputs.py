@@ -23,7 +23,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import AudioDeviceError
-from .ring import FrameRing
+from .ring import FrameRing, copy_in
 
 BACKENDS = ("rtmixer", "sounddevice")
 
@@ -200,12 +200,7 @@ class RtmixerOutput:
         return self._written - self.ring.read_available
 
     def overwrite(self, position: int, block: np.ndarray) -> None:
-        size = len(self._frames)
-        start = position % size
-        first = min(len(block), size - start)
-        self._frames[start:start + first] = block[:first]
-        if first < len(block):
-            self._frames[:len(block) - first] = block[first:]
+        copy_in(self._frames, position, block)
 
     @property
     def underflows(self) -> int:

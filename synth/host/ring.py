@@ -11,6 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 
+def copy_in(buffer: np.ndarray, position: int, block: np.ndarray) -> None:
+    """Copy ``block`` into the circular ``buffer`` from frame ``position`` (counted since the
+    start), wrapping round its end."""
+    size, frames = len(buffer), len(block)
+    start = position % size
+    first = min(frames, size - start)
+    buffer[start:start + first] = block[:first]
+    if first < frames:
+        buffer[:frames - first] = block[first:]
+
+
 class FrameRing:
     def __init__(self, capacity_frames: int, channels: int = 2) -> None:
         self.capacity = int(capacity_frames)
@@ -28,22 +39,13 @@ class FrameRing:
 
     def write(self, block: np.ndarray) -> None:
         """Producer: append ``[frames, channels]``; the caller checks ``space()`` first."""
-        frames = len(block)
-        start = self.written % self.capacity
-        first = min(frames, self.capacity - start)
-        self.buffer[start:start + first] = block[:first]
-        if first < frames:
-            self.buffer[: frames - first] = block[first:]
-        self.written += frames
+        copy_in(self.buffer, self.written, block)
+        self.written += len(block)
 
     def overwrite(self, position: int, block: np.ndarray) -> None:
         """Producer: replace frames from ``position`` (frames since the start) that the consumer has
         not reached; they stay counted as written."""
-        start = position % self.capacity
-        first = min(len(block), self.capacity - start)
-        self.buffer[start:start + first] = block[:first]
-        if first < len(block):
-            self.buffer[: len(block) - first] = block[first:]
+        copy_in(self.buffer, position, block)
 
     def read_into(self, out: np.ndarray) -> bool:
         """Consumer: fill ``out`` ``[frames, channels]``; on underflow write silence and count it."""
@@ -72,14 +74,9 @@ class ScopeRing:
 
     def keep(self, block: np.ndarray) -> None:
         frames = len(self.samples)
-        if len(block) >= frames:
-            block = block[-frames:]
-        n, at = len(block), self.at
-        first = min(n, frames - at)
-        self.samples[at:at + first] = block[:first, 0]
-        if first < n:
-            self.samples[:n - first] = block[first:, 0]
-        self.at = (at + n) % frames
+        block = block[-frames:, 0]
+        copy_in(self.samples, self.at, block)
+        self.at = (self.at + len(block)) % frames
 
     def latest(self) -> np.ndarray:
         """The samples oldest first (a copy: for the UI thread)."""
