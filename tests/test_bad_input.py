@@ -160,6 +160,8 @@ CASES = [
     Case("one-shots of -1 s", ["render", "--one-shots", "{root}/pack", "--duration", "-1"], ["-1", "60"]),
     Case("a negative seed", ["render", str(DEMO), "-o", "{root}/e.wav", "--seed", "-1"], ["--seed"]),
     Case("eval with 0 latents", ["eval", "{model}", "--data", "{data}", "--latents", "0"], ["0", "1..64"]),
+    Case("eval's instruments without --palette", ["eval", "{model}", "--data", "{data}", "--instruments", "{data}"],
+         ["--instruments", "--palette"]),
     Case("bench with 0 calls", ["bench", "--calls", "0"], ["--calls"]),
     Case("bench with batch 0", ["bench", "--batches", "0"], ["batch sizes"]),
     Case("a preset knob past 1", ["preset", "new", "-o", "{root}/k.json", "--knob", "0=3"], ["0=3", "0..1"]),

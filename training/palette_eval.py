@@ -28,7 +28,7 @@ from synth.gm import family, family_name, program_name
 from synth.pitch import pitch_error_cents
 
 from .data import NoteDataset
-from .instruments import encode_notes, instrument_directions
+from .instruments import encode_notes, instrument_directions, instrument_latents
 from .metrics import frechet_distance, note_features, vibrato_cents
 from .models import build_generator
 from .train import build_encoder, load_checkpoint
@@ -91,9 +91,12 @@ def _standardise(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @torch.no_grad()
-def palette_report(checkpoint: Path, data_dir: Path, threads: int | None = None) -> PaletteReport:
+def palette_report(checkpoint: Path, data_dir: Path, threads: int | None = None,
+                   instruments: Path | None = None) -> PaletteReport:
     """Every palette figure of ``checkpoint`` on ``data_dir``'s held-out notes (torch on ``threads``
-    CPU threads when given: 1 beside a training run)."""
+    CPU threads when given: 1 beside a training run). The knobs are those of a plugin exported with
+    ``--data instruments`` (default ``data_dir``): a model trained on more instruments than it is
+    judged on keeps the knobs its plugin has."""
     if threads:
         torch.set_num_threads(threads)
     state = load_checkpoint(checkpoint)
@@ -187,12 +190,15 @@ def palette_report(checkpoint: Path, data_dir: Path, threads: int | None = None)
     separation = float(np.mean([np.argmin(np.linalg.norm(preset_matrix - latent, axis=1)) == programs.index(p)
                                 for latent, p in zip(held_latents, held.program)]))
     frechet = _frechet_by_family(generator, presets, held, low, high)
-    directions, spreads, _ = instrument_directions(preset_matrix, KNOBS_JUDGED, generator)
+    plugin_programs, plugin_latents = programs, preset_matrix
+    if instruments is not None:
+        plugin_programs, plugin_latents = instrument_latents(encoder, NoteDataset.load(Path(instruments), "train"))
+    directions, spreads, _ = instrument_directions(plugin_latents, KNOBS_JUDGED, generator)
     reach, knob_tune = _knob_reach(generator, preset_matrix, directions, spreads, held, held_rows, held_features,
                                    pitches)
-    centre = preset_matrix.mean(axis=0)
-    points = {"names": [program_name(p) for p in programs], "programs": programs,
-              "instruments": ((preset_matrix - centre) @ directions[:2].T).tolist(),
+    centre = plugin_latents.mean(axis=0)
+    points = {"names": [program_name(p) for p in plugin_programs], "programs": plugin_programs,
+              "instruments": ((plugin_latents - centre) @ directions[:2].T).tolist(),
               "notes": ((held_latents - centre) @ directions[:2].T).tolist(), "note_programs": held.program.tolist(),
               "spreads": spreads[:2].tolist()}
     # Real beside generated: the estimator cannot read every real instrument either (FluidR3's

@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--palette", action="store_true",
                         help="a palette checkpoint (encoder): nearest-instrument accuracy, latent separation, "
                              "reconstruction, pitch, knob reach, on the data set's held-out notes")
+    parser.add_argument("--instruments", type=Path,
+                        help="with --palette: the data set the plugin takes its instruments and knobs from "
+                             "(`synth export --data`), when wider than --data")
     parser.add_argument("--map", type=Path, help="with --palette: write the timbre map PNG here")
     parser.add_argument("--threads", type=bounded(int, 1, 256), default=None,
                         help="CPU threads judging a checkpoint (.pt; default: torch's own); give 1 beside a "
@@ -36,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.palette:
         return _palette(args)
+    for given, what in ((args.map, "--map"), (args.instruments, "--instruments")):
+        if given is not None:
+            raise SynthError(f"{what} is a palette figure", hint="add --palette (a checkpoint with an encoder)")
     from training.evaluate import evaluate
 
     # Outputs are checked before minutes of measuring, and the figures are printed before any
@@ -62,9 +68,10 @@ def _palette(args: argparse.Namespace) -> int:
     for path, what in ((args.json, "--json"), (args.map, "--map")):
         if path is not None:
             writable_folder(path, what)
-    if not (args.data / "index.json").is_file():
-        raise SynthError(f"data set {args.data} does not exist", hint="build it with `make palette-data`")
-    report = palette_report(args.model, args.data, threads=args.threads)
+    for folder in (args.data, args.instruments):
+        if folder is not None and not (folder / "index.json").is_file():
+            raise SynthError(f"data set {folder} does not exist", hint="build it with `synth dataset soundfont`")
+    report = palette_report(args.model, args.data, threads=args.threads, instruments=args.instruments)
     print(report.table(), flush=True)
     if args.map:
         from training.timbre_map import draw_timbre_map
