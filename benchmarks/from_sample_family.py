@@ -58,18 +58,21 @@ class FamilyJudge:
         self.rate = reference.sample_rate
 
     def keeps_family(self, notes: np.ndarray, pitches, program: int, verdicts: dict[int, list[bool]],
-                     own: np.ndarray | None = None) -> None:
+                     own: np.ndarray | None = None, nearest_own: dict[int, list[bool]] | None = None) -> None:
         """Judge ``notes`` ``[N, samples]`` at ``pitches``, each meant to be of ``program``'s family;
         ``own`` ``[N, samples]``, when given, are that instrument's real notes at those keys, added to
-        the reference as of its family."""
+        the reference as of its family (and ``nearest_own`` notes whether each was nearest them)."""
         described = (note_features(notes, self.rate) - self.mean) / self.std
         theirs = None if own is None else (note_features(own, self.rate) - self.mean) / self.std
         for i, (key, vector) in enumerate(zip(pitches, described)):
             candidates = np.flatnonzero(self.pitch == key)
             distances = np.linalg.norm(self.real[candidates] - vector, axis=1)
             nearest = int(self.program[candidates[np.argmin(distances)]])
-            if theirs is not None and np.linalg.norm(theirs[i] - vector) < distances.min():
+            mine = theirs is not None and np.linalg.norm(theirs[i] - vector) < distances.min()
+            if mine:
                 nearest = program
+            if nearest_own is not None:
+                nearest_own.setdefault(program, []).append(bool(mine))
             verdicts.setdefault(program, []).append(family(nearest) == family(program))
 
 
@@ -85,6 +88,7 @@ def main() -> int:
     palette = FamilyJudge(held, np.flatnonzero(np.isin(held.pitch, PLAYED_KEYS)))
     results: dict[int, list[bool]] = {}
     with_own: dict[int, list[bool]] = {}
+    nearest_own: dict[int, list[bool]] = {}
     itself: dict[int, list[bool]] = {}
     itself_with_own: dict[int, list[bool]] = {}
     widely: dict[int, list[bool]] = {}
@@ -112,7 +116,8 @@ def main() -> int:
             z = np.repeat(encoded.latent[None], len(PLAYED_KEYS), axis=0)
             audio = model.generate(z, np.array(PLAYED_KEYS), np.full(len(PLAYED_KEYS), VELOCITY / 127, np.float32))
             palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, results)
-            palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, with_own, own_notes(program, False))
+            palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, with_own, own_notes(program, False),
+                                 nearest_own)
         # Real beside generated: the instrument's own notes at the played keys, judged the same way.
         # Under the first judge an unseen instrument is often nearest another family's real notes
         # (String Ensemble 2 nearest the Cello, the Recorder nearest the organs and the violin).
@@ -130,16 +135,16 @@ def main() -> int:
             wide.keeps_family(loud, PLAYED_KEYS, program, widely)
     print("| unseen instrument | family | notes in its family | the real instrument's own notes | "
           "its own notes against 83 other GM programs | notes in its family, its own notes in the reference "
-          "| real notes, the same |")
-    print("|---|---|---|---|---|---|---|")
-    columns = (results, itself, widely, with_own, itself_with_own)
+          "| real notes, the same | notes nearest their own instrument |")
+    print("|---|---|---|---|---|---|---|---|")
+    columns = (results, itself, widely, with_own, itself_with_own, nearest_own)
     for program in results:
         cells = " | ".join(f"{100 * np.mean(column[program]):.0f}%" for column in columns)
         print(f"| {program_name(program)} | {family_name(program)} | {cells} |")
     shares = [float(np.mean([k for kept in column.values() for k in kept])) for column in columns]
     notes = sum(len(k) for k in results.values())
     print(f"| **all** | | **{100 * shares[0]:.1f}%** of {notes} notes | {100 * shares[1]:.1f}% | "
-          f"{100 * shares[2]:.1f}% | **{100 * shares[3]:.1f}%** | {100 * shares[4]:.1f}% |")
+          f"{100 * shares[2]:.1f}% | **{100 * shares[3]:.1f}%** | {100 * shares[4]:.1f}% | {100 * shares[5]:.1f}% |")
     return 0
 
 
