@@ -34,8 +34,7 @@ def test_osc_plays_notes_and_moves_knobs(tmp_path):
     from pythonosc.udp_client import SimpleUDPClient
 
     stats = tmp_path / "stats.json"
-    proc = start_synth(None, "--osc-port", "9471", "--stats", str(stats), "--virtual-midi",
-                       "gansynth-osc")
+    proc, lines = _start_with_osc(9471, "--stats", str(stats), "--virtual-midi", "gansynth-osc")
     player = JackPlayer("gansynth-osc-test")
     player.start(None, AUDIO)
     client = SimpleUDPClient("127.0.0.1", 9471)
@@ -48,7 +47,7 @@ def test_osc_plays_notes_and_moves_knobs(tmp_path):
     client.send_message("/synth/knob", ["not a number", 2])
     time.sleep(0.4)
     audio = player.recorded(zero, 0.9).mean(axis=1)
-    code, err = stop_synth(proc)
+    code, err = _stop(proc, lines)
     player.close()
     assert code == 0, err
     assert _note_sounds(audio, player.rate, 64)
@@ -187,6 +186,23 @@ class _StderrLines:
         raise AssertionError(f"no line with {text!r} within {timeout} s: {self.lines}")
 
 
+def _start_with_osc(port: int, *extra: str) -> tuple[subprocess.Popen, _StderrLines]:
+    """``synth play`` with OSC on ``port``, once it listens there. Its JACK ports open before its
+    OSC socket, and UDP sent to a port nobody has bound is lost: on a busy machine the first
+    message went nowhere."""
+    proc = start_synth(None, "--osc-port", str(port), *extra)
+    lines = _StderrLines(proc)
+    lines.wait_for(f"OSC on port {port}", timeout=30)
+    return proc, lines
+
+
+def _stop(proc: subprocess.Popen, lines: _StderrLines) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=10)
+    lines.thread.join(timeout=5)
+    return code, "".join(lines.lines)
+
+
 def test_keyboard_unplugged_and_replugged_keeps_playing(tmp_path):
     """The keyboard's MIDI port vanishes mid-play (its client closes, as a USB keyboard's does):
     the synth says so within a second, plays on without an underflow, reconnects when a port
@@ -232,7 +248,7 @@ def test_osc_plays_with_no_midi_input_anywhere(tmp_path):
     from pythonosc.udp_client import SimpleUDPClient
 
     stats = tmp_path / "stats.json"
-    proc = start_synth(None, "--osc-port", "9472", "--stats", str(stats), "--midi-port", "no-such-keyboard")
+    proc, lines = _start_with_osc(9472, "--stats", str(stats), "--midi-port", "no-such-keyboard")
     player = JackPlayer("gansynth-osc-only")
     player.start(None, AUDIO)
     zero = player.frame_now()
@@ -242,7 +258,7 @@ def test_osc_plays_with_no_midi_input_anywhere(tmp_path):
     client.send_message("/synth/note", [67, 0])
     time.sleep(0.2)
     audio = player.recorded(zero, 0.7).mean(axis=1)
-    code, err = stop_synth(proc)
+    code, err = _stop(proc, lines)
     player.close()
     assert code == 0, err
     assert "playing from OSC alone" in err and "no-such-keyboard" in err
