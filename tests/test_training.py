@@ -40,6 +40,27 @@ def test_resume_continues_exactly(tiny_dataset, tmp_path):
     assert not list((tmp_path / "b").glob("*.partial"))
 
 
+def test_init_from_splits_noise_bands_and_keeps_the_rest(tiny_dataset, tmp_path):
+    """A run with four times the noise bands, started from a trained run's weights, starts where it
+    left off: the same partials, and each old band's noise level shared by the four bands it splits into."""
+    from training.warm_start import warm_start
+
+    old = Trainer(_config(tiny_dataset, 2), tmp_path / "old")
+    old.fit(progress=False)
+    new = Trainer(_config(tiny_dataset, 2, extra=["model.num_noise_bands=16"]), tmp_path / "new")
+    left = warm_start(new, load_checkpoint(tmp_path / "old" / "checkpoint.pt"))
+    assert not [name for name in left if name.startswith(("generator.", "ema."))], left
+    z, pitch, velocity = torch.randn(3, 8), torch.tensor([57, 63, 69]), torch.tensor([0.3, 0.6, 0.9])
+    with torch.no_grad():
+        before, after = old.ema.get_controls(z, pitch, velocity), new.ema.get_controls(z, pitch, velocity)
+    assert torch.equal(before["amplitude"], after["amplitude"])
+    assert torch.equal(before["harmonic_distribution"], after["harmonic_distribution"])
+    gains = after["noise_band_gains"]
+    shared = (gains.reshape(3, 4, 4, -1) ** 2).sum(dim=2).sqrt()  # four unit-RMS bands' level together
+    assert torch.allclose(shared, before["noise_band_gains"], rtol=0.05), (shared / before["noise_band_gains"]).max()
+    assert not torch.allclose(gains.reshape(3, 4, 4, -1)[:, :, 0], before["noise_band_gains"], rtol=0.2)
+
+
 @pytest.mark.parametrize("arch, loss, extra", [
     ("default", "hinge", []),
     ("default", "nonsaturating", ["train.r1_weight=1e-4"]),

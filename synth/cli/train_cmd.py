@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one value, e.g. --set train.steps=200")
     parser.add_argument("--resume", action="store_true", help="continue from the run dir's checkpoint")
+    parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
+                        help="start a new run from another run's weights where they fit (a generator with "
+                             "more noise bands splits the old ones); optimisers and the step count start afresh")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -38,11 +41,23 @@ def run(args: argparse.Namespace) -> int:
     data = Path(config["data"]["folder"])
     if not (data / "index.json").is_file():
         raise SynthError(f"data set {data} does not exist", hint="build it with `synth dataset soundfont`")
+    if args.init_from is not None:
+        if args.resume:
+            raise SynthError("--init-from starts a new run and --resume continues one", hint="give one of them")
+        if not args.init_from.exists():
+            raise SynthError(f"--init-from {args.init_from} does not exist", hint="give a checkpoint.pt of a run")
+        source = load_checkpoint(args.init_from)
     checkpoint = args.run_dir / CHECKPOINT_NAME
     if checkpoint.exists() and not args.resume:
         raise SynthError(f"{checkpoint} exists", hint="add --resume to continue it or pick another --run-dir")
     writable_folder(checkpoint, "--run-dir")  # now, not after the first hundred steps
     trainer = Trainer(config, args.run_dir)  # its faults are SynthErrors with a hint
+    if args.init_from is not None:
+        from training.warm_start import warm_start
+
+        new = warm_start(trainer, source)
+        print(f"starting from the weights of {args.init_from} (step {source['step']})"
+              + (f"; new: {', '.join(new)}" if new else ""), file=sys.stderr)
     if args.resume:
         if not checkpoint.exists():
             raise SynthError(f"nothing to resume: {checkpoint} does not exist")
