@@ -17,6 +17,10 @@ it nine times in ten, so it asks what a player hears: does the preset still soun
 across the keyboard?
 
   .venv/bin/python benchmarks/from_sample_family.py --model out/palette.onnx --data data/palette
+
+``--model`` may also be a training checkpoint (``.pt``): the same sample reading (the runtime's
+``read_sample`` and YIN) into its torch encoder and EMA generator, to judge a run without
+exporting it (within export parity of the plugin's figures).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synth.gm import family, family_name, program_name  # noqa: E402
-from synth.plugin.encode import encode_sample  # noqa: E402
+from synth.plugin.encode import VELOCITY as SAMPLE_VELOCITY  # noqa: E402
+from synth.plugin.encode import encode_sample, read_sample, sample_pitch  # noqa: E402
 from synth.plugin.model import GeneratorModel  # noqa: E402
 from training.data import NoteDataset, build_soundfont_dataset  # noqa: E402
 from training.metrics import note_features  # noqa: E402
@@ -76,13 +81,59 @@ class FamilyJudge:
             verdicts.setdefault(program, []).append(family(nearest) == family(program))
 
 
+class Plugin:
+    """A palette plugin, as `synth preset from-sample` and `synth render --preset` use it."""
+
+    def __init__(self, path: Path) -> None:
+        self.model = GeneratorModel.load(path, device="cpu")
+
+    def encode(self, wav: Path) -> np.ndarray:
+        return encode_sample(self.model.manifest, wav).latent
+
+    def generate(self, z: np.ndarray, keys, velocity: float) -> np.ndarray:
+        return self.model.generate(z, np.array(keys), np.full(len(keys), velocity, np.float32))
+
+
+class Checkpoint:
+    """A training checkpoint's torch encoder and EMA generator, fed as the plugin is."""
+
+    def __init__(self, path: Path) -> None:
+        import torch
+
+        from training.models import build_generator
+        from training.train import build_encoder, load_checkpoint
+
+        state = load_checkpoint(path)
+        self.torch, self.rate = torch, state["config"]["model"]["sample_rate"]
+        self.encoder, self.generator = build_encoder(state["config"]), build_generator(state["config"])
+        self.encoder.load_state_dict(state["encoder"])
+        self.generator.load_state_dict(state["ema"])
+        self.encoder.eval()
+        self.generator.eval()
+
+    def encode(self, wav: Path) -> np.ndarray:
+        audio, _, _ = read_sample(wav, self.rate)
+        pitch, _ = sample_pitch(audio, self.rate, wav)
+        clip = np.zeros(int(self.encoder.max_samples), np.float32)
+        clip[:min(len(audio), len(clip))] = audio[:len(clip)]
+        with self.torch.no_grad():
+            mean, _ = self.encoder(self.torch.from_numpy(clip[None]), self.torch.tensor([pitch]),
+                                   self.torch.tensor([SAMPLE_VELOCITY], dtype=self.torch.float32))
+        return mean[0].numpy()
+
+    def generate(self, z: np.ndarray, keys, velocity: float) -> np.ndarray:
+        with self.torch.no_grad():
+            return self.generator(self.torch.from_numpy(np.asarray(z, np.float32)), self.torch.tensor(list(keys)),
+                                  self.torch.full((len(keys),), velocity)).numpy()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, help="a palette plugin (contract v2, with an encoder)")
+    parser.add_argument("--model", type=Path, required=True,
+                        help="a palette plugin (contract v2, with an encoder) or a training checkpoint (.pt)")
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "palette", help="the palette data set")
     args = parser.parse_args()
-    model = GeneratorModel.load(args.model, device="cpu")
-    m = model.manifest
+    model = Checkpoint(args.model) if args.model.suffix == ".pt" else Plugin(args.model)
     held = NoteDataset.load(args.data, "validation")
     length = held.audio.shape[1]
     palette = FamilyJudge(held, np.flatnonzero(np.isin(held.pitch, PLAYED_KEYS)))
@@ -112,9 +163,8 @@ def main() -> int:
             program = int(unseen.program[i])
             wav = Path(tmp) / f"{program}-{unseen.pitch[i]}.wav"
             sf.write(wav, np.asarray(unseen.audio[i]), unseen.sample_rate)  # 44.1 kHz: the encoder resamples
-            encoded = encode_sample(m, wav)
-            z = np.repeat(encoded.latent[None], len(PLAYED_KEYS), axis=0)
-            audio = model.generate(z, np.array(PLAYED_KEYS), np.full(len(PLAYED_KEYS), VELOCITY / 127, np.float32))
+            z = np.repeat(model.encode(wav)[None], len(PLAYED_KEYS), axis=0)
+            audio = model.generate(z, PLAYED_KEYS, VELOCITY / 127)
             palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, results)
             palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, with_own, own_notes(program, False),
                                  nearest_own)
