@@ -81,6 +81,23 @@ class FamilyJudge:
             verdicts.setdefault(program, []).append(family(nearest) == family(program))
 
 
+class UnseenNotes:
+    """The unseen instruments' real notes at the played keys, at the samples' velocity and at 60 (the
+    second judge's reference), rendered into ``folder``."""
+
+    def __init__(self, folder: Path, sample_rate: int, length: int) -> None:
+        self.data = NoteDataset.load(build_soundfont_dataset(
+            folder, list(UNSEEN), list(PLAYED_KEYS), [60, VELOCITY], sample_rate=sample_rate, num_samples=length,
+            progress=False, validation_share=0.0), None)
+        self.soft = np.round(self.data.velocity * 127) == 60
+
+    def at_keys(self, program: int, loud: bool) -> np.ndarray:
+        """``program``'s notes at ``PLAYED_KEYS``, at the samples' velocity (``loud``) or at 60."""
+        rows = [int(np.flatnonzero((self.data.program == program) & (self.data.pitch == key)
+                                   & (self.soft != loud))[0]) for key in PLAYED_KEYS]
+        return np.asarray(self.data.audio[rows], np.float32)
+
+
 class Plugin:
     """A palette plugin, as `synth preset from-sample` and `synth render --preset` use it."""
 
@@ -144,17 +161,7 @@ def main() -> int:
     itself_with_own: dict[int, list[bool]] = {}
     widely: dict[int, list[bool]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        # The unseen instruments' real notes at the played keys, at the sample's velocity and at 60
-        # (the second judge's reference).
-        own = NoteDataset.load(build_soundfont_dataset(
-            Path(tmp) / "own", list(UNSEEN), list(PLAYED_KEYS), [60, VELOCITY], sample_rate=held.sample_rate,
-            num_samples=length, progress=False, validation_share=0.0), None)
-        soft = np.round(own.velocity * 127) == 60
-
-        def own_notes(program: int, loud: bool) -> np.ndarray:
-            rows = [int(np.flatnonzero((own.program == program) & (own.pitch == key) & (soft != loud))[0])
-                    for key in PLAYED_KEYS]
-            return np.asarray(own.audio[rows], np.float32)
+        own = UnseenNotes(Path(tmp) / "own", held.sample_rate, length)
 
         unseen = NoteDataset.load(build_soundfont_dataset(
             Path(tmp) / "unseen", list(UNSEEN), list(SOURCE_KEYS), [VELOCITY], sample_rate=44100,
@@ -166,7 +173,7 @@ def main() -> int:
             z = np.repeat(model.encode(wav)[None], len(PLAYED_KEYS), axis=0)
             audio = model.generate(z, PLAYED_KEYS, VELOCITY / 127)
             palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, results)
-            palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, with_own, own_notes(program, False),
+            palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, with_own, own.at_keys(program, loud=False),
                                  nearest_own)
         # Real beside generated: the instrument's own notes at the played keys, judged the same way.
         # Under the first judge an unseen instrument is often nearest another family's real notes
@@ -179,9 +186,9 @@ def main() -> int:
             Path(tmp) / "wide", others, list(PLAYED_KEYS), [60], sample_rate=held.sample_rate,
             num_samples=length, progress=False, validation_share=0.0), None))
         for program in UNSEEN:
-            loud = own_notes(program, True)
+            loud = own.at_keys(program, loud=True)
             palette.keeps_family(loud, PLAYED_KEYS, program, itself)
-            palette.keeps_family(loud, PLAYED_KEYS, program, itself_with_own, own_notes(program, False))
+            palette.keeps_family(loud, PLAYED_KEYS, program, itself_with_own, own.at_keys(program, loud=False))
             wide.keeps_family(loud, PLAYED_KEYS, program, widely)
     print("| unseen instrument | family | notes in its family | the real instrument's own notes | "
           "its own notes against 83 other GM programs | notes in its family, its own notes in the reference "

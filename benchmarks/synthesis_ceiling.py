@@ -25,12 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from from_sample_family import PLAYED_KEYS, UNSEEN, FamilyJudge  # noqa: E402
+from from_sample_family import PLAYED_KEYS, UNSEEN, FamilyJudge, UnseenNotes  # noqa: E402
 
 from synth.gm import program_name  # noqa: E402
 from training.analysis import analyse_notes  # noqa: E402
 from training.config import load_config  # noqa: E402
-from training.data import NoteDataset, build_soundfont_dataset  # noqa: E402
+from training.data import NoteDataset  # noqa: E402
 from training.models import build_generator  # noqa: E402
 
 
@@ -62,33 +62,30 @@ def main() -> int:
     length = held.audio.shape[1]
     judge = FamilyJudge(held, np.flatnonzero(np.isin(held.pitch, PLAYED_KEYS)))
     with tempfile.TemporaryDirectory() as tmp:
-        own = NoteDataset.load(build_soundfont_dataset(
-            Path(tmp) / "own", list(UNSEEN), list(PLAYED_KEYS), [60, 100], sample_rate=held.sample_rate,
-            num_samples=length, progress=False, validation_share=0.0), None)
-    soft = np.round(own.velocity * 127) == 60
+        own = UnseenNotes(Path(tmp) / "own", held.sample_rate, length)
+        print(table(own, judge, args, held.sample_rate, length))
+    return 0
 
-    def notes(program: int, loud: bool) -> np.ndarray:
-        rows = [int(np.flatnonzero((own.program == program) & (own.pitch == key) & (soft != loud))[0])
-                for key in PLAYED_KEYS]
-        return np.asarray(own.audio[rows], np.float32)
 
-    print("| noise bands | frames | partials | family kept | nearest its own instrument | per instrument |")
-    print("|---|---|---|---|---|---|")
+def table(own: UnseenNotes, judge: FamilyJudge, args: argparse.Namespace, rate: int, length: int) -> str:
+    lines = ["| noise bands | frames | partials | family kept | nearest its own instrument | per instrument |",
+             "|---|---|---|---|---|---|"]
     for bands in args.bands or [16]:
         config = load_config([ROOT / "training/configs/palette.toml"], [
             f"model.num_noise_bands={bands}", f"model.num_frames={args.frames}",
-            f"model.num_harmonics={args.partials}", f"model.sample_rate={held.sample_rate}",
+            f"model.num_harmonics={args.partials}", f"model.sample_rate={rate}",
             f"model.num_samples={length}"])
         kept: dict[int, list[bool]] = {}
         nearest: dict[int, list[bool]] = {}
         for program in UNSEEN:
-            judge.keeps_family(resynthesised(notes(program, True), PLAYED_KEYS, config), PLAYED_KEYS, program,
-                               kept, notes(program, False), nearest)
+            judge.keeps_family(resynthesised(own.at_keys(program, loud=True), PLAYED_KEYS, config), PLAYED_KEYS,
+                               program, kept, own.at_keys(program, loud=False), nearest)
         share = float(np.mean([k for v in kept.values() for k in v]))
         mine = float(np.mean([k for v in nearest.values() for k in v]))
         each = ", ".join(f"{program_name(p)} {100 * np.mean(v):.0f}%" for p, v in kept.items())
-        print(f"| {bands} | {args.frames} | {args.partials} | **{100 * share:.1f}%** | {100 * mine:.1f}% | {each} |")
-    return 0
+        lines.append(f"| {bands} | {args.frames} | {args.partials} | **{100 * share:.1f}%** | {100 * mine:.1f}% "
+                     f"| {each} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
