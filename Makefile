@@ -85,6 +85,8 @@ wide-data: system $(STAMP)
 	  --velocities 40,80,120 --held-out-velocities 60,100
 
 wide-train: wide-data
+	@test -f runs/wide/checkpoint.pt || test -f runs/default/checkpoint.pt || \
+	  { echo "make wide-train starts from runs/default/checkpoint.pt, which is not there: run make default-model first" >&2; exit 2; }
 	test -f runs/wide/checkpoint.pt || { mkdir -p runs/wide && cp runs/default/checkpoint.pt runs/wide/; }
 	$(BIN)/synth train training/configs/palette.toml --run-dir runs/wide --resume --set data.folder=data/wide \
 	  --set train.steps=40200 --set train.control_steps=40200 --set train.vibrato_spectrum_weight=2
