@@ -126,15 +126,23 @@ class JackPlayer:
         self.client.close()
 
 
-def midi_port(name: str) -> str:
-    """The full name of the JACK MIDI input port whose name contains ``name``."""
+_probes: list = []
+
+
+def _probe():
+    """One JACK client on the default server for looking at ports, opened once and never closed by
+    the tests: under load a probe's close (jack_client_close) once waited on the server for good
+    while a synth opened its ports, and hung the suite. It closes when the process exits."""
     import jack
 
-    client = jack.Client("gansynth-find", no_start_server=True)
-    try:
-        return client.get_ports(name, is_midi=True, is_input=True)[0].name
-    finally:
-        client.close()
+    if not _probes:
+        _probes.append(jack.Client("gansynth-look", no_start_server=True))
+    return _probes[0]
+
+
+def midi_port(name: str) -> str:
+    """The full name of the JACK MIDI input port whose name contains ``name``."""
+    return _probe().get_ports(name, is_midi=True, is_input=True)[0].name
 
 
 def start_synth(port_name: str | None, *extra: str, server: str | None = None,
@@ -153,7 +161,11 @@ def start_synth(port_name: str | None, *extra: str, server: str | None = None,
         env["JACK_DEFAULT_SERVER"] = server
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     _running_synths.append(proc)
-    probe = jack.Client("gansynth-wait", no_start_server=True, servername=server)
+    # Another server goes away during its test: its probe is closed while it still answers. A
+    # process's libjack talks to one server at a time, so the default server's probe goes first.
+    if server is not None and _probes:
+        _probes.pop().close()
+    probe = _probe() if server is None else jack.Client("gansynth-wait", no_start_server=True, servername=server)
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -168,17 +180,12 @@ def start_synth(port_name: str | None, *extra: str, server: str | None = None,
             time.sleep(0.1)
         raise RuntimeError("synth play did not open its ports within 60 s")
     finally:
-        probe.close()
+        if server is not None:
+            probe.close()
 
 
 def _synth_ports() -> list[str]:
-    import jack
-
-    probe = jack.Client("gansynth-look", no_start_server=True)
-    try:
-        return [p.name for p in probe.get_ports("PortAudio", is_audio=True, is_output=True)]
-    finally:
-        probe.close()
+    return [p.name for p in _probe().get_ports("PortAudio", is_audio=True, is_output=True)]
 
 
 def _wait_for_no_synth_ports(timeout: float = 5.0) -> None:
