@@ -140,6 +140,13 @@ def _probe():
     return _probes[0]
 
 
+def release_probe() -> None:
+    """Close the default server's probe before talking to another server: a process's libjack talks
+    to one server at a time (a client meant for another server otherwise lands on this one)."""
+    if _probes:
+        _probes.pop().close()
+
+
 def midi_port(name: str) -> str:
     """The full name of the JACK MIDI input port whose name contains ``name``."""
     return _probe().get_ports(name, is_midi=True, is_input=True)[0].name
@@ -161,10 +168,9 @@ def start_synth(port_name: str | None, *extra: str, server: str | None = None,
         env["JACK_DEFAULT_SERVER"] = server
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     _running_synths.append(proc)
-    # Another server goes away during its test: its probe is closed while it still answers. A
-    # process's libjack talks to one server at a time, so the default server's probe goes first.
-    if server is not None and _probes:
-        _probes.pop().close()
+    # Another server goes away during its test: its probe is closed while it still answers.
+    if server is not None:
+        release_probe()
     probe = _probe() if server is None else jack.Client("gansynth-wait", no_start_server=True, servername=server)
     try:
         deadline = time.time() + 60

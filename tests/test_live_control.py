@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from synth.pitch import pitch_error_cents
-from tests.jack_harness import ROOT, JackPlayer, jack_running, midi_port, start_synth, stop_synth
+from tests.jack_harness import ROOT, JackPlayer, jack_running, midi_port, release_probe, start_synth, stop_synth
 
 if not jack_running():
     if os.environ.get("GANSYNTH_REQUIRE_JACK"):
@@ -102,6 +102,7 @@ def _wait_for_server(name: str, server: subprocess.Popen, timeout: float = 15.0)
     """Until a client can join the JACK server ``name`` (a fixed sleep was too short on a busy machine)."""
     import jack
 
+    release_probe()
     deadline = time.time() + timeout
     while time.time() < deadline:
         if server.poll() is not None:
