@@ -121,7 +121,8 @@ class Checkpoint:
         from training.train import build_encoder, load_checkpoint
 
         state = load_checkpoint(path)
-        self.torch, self.rate = torch, state["config"]["model"]["sample_rate"]
+        self.model = state["config"]["model"]
+        self.torch, self.rate = torch, self.model["sample_rate"]
         self.encoder, self.generator = build_encoder(state["config"]), build_generator(state["config"])
         self.encoder.load_state_dict(state["encoder"])
         self.generator.load_state_dict(state["ema"])

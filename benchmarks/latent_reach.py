@@ -24,12 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from from_sample_family import PLAYED_KEYS, UNSEEN, FamilyJudge, UnseenNotes  # noqa: E402
+from from_sample_family import PLAYED_KEYS, UNSEEN, Checkpoint, FamilyJudge, UnseenNotes  # noqa: E402
 
 from training.analysis import analyse_notes, control_loss  # noqa: E402
 from training.data import NoteDataset  # noqa: E402
-from training.models import build_generator  # noqa: E402
-from training.train import build_encoder, load_checkpoint  # noqa: E402
 
 VELOCITY = 100 / 127
 
@@ -41,13 +39,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=200, help="Adam steps per instrument")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    state = load_checkpoint(args.checkpoint)
-    m = state["config"]["model"]
-    generator, encoder = build_generator(state["config"]), build_encoder(state["config"])
-    generator.load_state_dict(state["ema"])
-    encoder.load_state_dict(state["encoder"])
-    generator.eval()
-    encoder.eval()
+    trained = Checkpoint(args.checkpoint)  # its EMA generator and encoder, in eval mode
+    m, generator, encoder = trained.model, trained.generator, trained.encoder
     generator.requires_grad_(False)
     held = NoteDataset.load(args.data, "validation")
     length = held.audio.shape[1]
