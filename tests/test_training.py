@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from synth.errors import ConfigError
 from tests.conftest import ROOT, TINY_CONFIG_OVERRIDES
 from training.config import load_config
 from training.train import Trainer, load_checkpoint
@@ -356,3 +357,21 @@ def test_knob_1_is_the_widest_axis_the_decoder_hears_not_the_widest_it_ignores()
     assert abs(plain[0, 1]) > 0.9  # the latent's own widest axis
     assert abs(heard[0, 0]) > 0.9  # the widest the decoder hears
     assert np.allclose(np.linalg.norm(heard, axis=1), 1.0, atol=1e-5) and share[0] >= share[1] and all(spreads > 0)
+
+
+def test_focus_programs_take_their_share_of_every_control_batch(tiny_palette_dataset, tmp_path):
+    """``data.focus_programs``: a wide data set's first instruments keep their share of the batches
+    (here the violin, 40, half of each batch of 16 where it holds half of the notes)."""
+    from training.control_stage import ControlStage
+
+    extra = ["encoder.enabled=true", "encoder.channels=16", "encoder.num_mels=16", "train.control_steps=3",
+             "train.control_batch_size=16", "data.focus_programs=[40]", "data.focus_share=0.75"]
+    trainer = Trainer(_config(tiny_palette_dataset, 3, extra=extra), tmp_path / "focus")
+    stage = ControlStage(trainer)
+    programs = trainer.data.program
+    shares = [np.mean(programs[stage.batch_rows()] == 40) for _ in range(200)]
+    assert 0.8 < np.mean(shares) < 0.93  # 0.75 drawn from the violin, and half of the other quarter
+    assert min(shares) >= 0.75
+    trainer.config["data"]["focus_programs"] = [0]  # the Acoustic Grand: not in this data set
+    with pytest.raises(ConfigError, match=r"data.focus_programs names GM programs \[0\]"):
+        ControlStage(trainer)

@@ -21,7 +21,9 @@ from synth.settings import split_override
 DEFAULTS: dict[str, Any] = {
     "architecture": "harmonic",
     "seed": 0,
-    "data": {"folder": "data/ep"},
+    # focus_programs: GM programs drawn for focus_share of each control-stage batch (a wide data set
+    # whose first instruments must keep their fidelity); [] draws every note alike.
+    "data": {"folder": "data/ep", "focus_programs": [], "focus_share": 0.5},
     "model": {
         "latent_dim": 32, "sample_rate": 32000, "num_samples": 64000, "pitch_min": 36, "pitch_max": 84,
         # harmonic
@@ -65,7 +67,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 # Every number a run cannot do without, with its range (train.steps=-5 once wrote a checkpoint).
 LIMITS: dict[str, tuple[float, float]] = {
-    "seed": (0, 2**31 - 1),
+    "seed": (0, 2**31 - 1), "data.focus_share": (0.0, 1.0),
     "model.latent_dim": (1, 1024), "model.sample_rate": (8000, 96000), "model.num_samples": (256, 10_000_000),
     "model.pitch_min": (0, 127), "model.pitch_max": (0, 127), "model.num_frames": (8, 4096),
     "model.num_harmonics": (1, 512), "model.num_noise_bands": (1, 256), "model.noise_length": (16, 10_000_000),
@@ -97,6 +99,9 @@ def _check_limits(config: dict[str, Any]) -> None:
         raise ConfigError("train.control_steps needs the harmonic architecture and encoder.enabled = true",
                           hint="the control stage fits the harmonic decoder's controls to encoded real notes; "
                                "set train.control_steps = 0 otherwise")
+    focus = config["data"]["focus_programs"]
+    if not all(isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 127 for p in focus):
+        raise ConfigError(f"config key 'data.focus_programs' is {focus!r}", hint="give GM program numbers 0..127")
     if config["model"]["pitch_min"] > config["model"]["pitch_max"]:
         raise ConfigError(f"model.pitch_min ({config['model']['pitch_min']}) is above model.pitch_max "
                           f"({config['model']['pitch_max']})", hint="swap them")

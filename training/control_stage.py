@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from synth.errors import ConfigError
 from training.analysis import FLOOR, NOISE_SCALE, analyse_notes, control_loss, vibrato_loss, vibrato_spectrum_loss
 from training.losses import discriminator_loss, feature_matching, generator_loss
 from training.models.encoder import kl_to_normal
@@ -57,14 +58,14 @@ class ControlStage:
         self.cents_weight = torch.from_numpy(np.concatenate(cents_weights)).to(device)
         self.pitch = torch.from_numpy(data.pitch).to(device)
         self.velocity = torch.from_numpy(data.velocity).to(device)
+        self.focus = self._focus_rows(trainer.config["data"]["focus_programs"], data.program)
         if trainer.group.leader:
             print(f"control stage: {len(data)} notes analysed in {time.time() - started:.0f} s", file=sys.stderr)
 
     def step(self) -> dict[str, float]:
         trainer = self.trainer
         config = trainer.config
-        size = config["train"]["control_batch_size"]
-        idx = torch.from_numpy(np.sort(trainer.rng.integers(0, len(self.pitch), size))).to(trainer.device)
+        idx = torch.from_numpy(self.batch_rows()).to(trainer.device)
         pitch, velocity = self.pitch[idx], self.velocity[idx]
         mean, log_variance = trainer.encoder.encode_features(self.mel[idx], pitch, velocity)
         z = mean + torch.randn_like(mean) * torch.exp(0.5 * log_variance)
@@ -91,6 +92,27 @@ class ControlStage:
         trainer.group.average_gradients(trainer.encoder)
         trainer.opt_g.step()
         return losses
+
+    def batch_rows(self) -> np.ndarray:
+        """The notes of the next batch (sorted rows): ``data.focus_share`` of them from the focus
+        programs when there are any, the rest from every note alike."""
+        config, rng = self.trainer.config, self.trainer.rng
+        size = config["train"]["control_batch_size"]
+        rows = rng.integers(0, len(self.pitch), size)
+        if len(self.focus):
+            focused = int(round(size * config["data"]["focus_share"]))
+            rows[:focused] = rng.choice(self.focus, focused)
+        return np.sort(rows)
+
+    @staticmethod
+    def _focus_rows(programs: list[int], data_programs: np.ndarray) -> np.ndarray:
+        """The training rows of ``data.focus_programs``; a program the data set lacks is refused."""
+        missing = sorted(set(programs) - set(int(p) for p in np.unique(data_programs)))
+        if missing:
+            raise ConfigError(f"data.focus_programs names GM programs {missing} that the data set has no "
+                              "training notes of",
+                              hint="name programs of the data set, or set data.focus_programs = []")
+        return np.flatnonzero(np.isin(data_programs, programs))
 
     def _curves(self, amps: torch.Tensor, gains: torch.Tensor, cents: torch.Tensor | None,
                 idx: torch.Tensor) -> torch.Tensor:
