@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..notes.colour import Colour
 from .envelope import Envelope
 
 RECENT_KEYS = 8
@@ -30,6 +31,7 @@ class ChannelState:
     morph: float = 0.0  # 0: the preset's latent, 1: the morph target's
     morph_target: int = 1
     latent: np.ndarray | None = None  # cached; None when a knob or the preset changed
+    colour: Colour | None = None  # cached with it: a preset from a sample colours its notes
     digest: bytes = b""
     # The timbre moved since the engine last looked: its sounding notes are to follow.
     retimbre: bool = False

@@ -18,6 +18,7 @@ import numpy as np
 from .. import gm
 from ..errors import ConfigError
 from ..midi import events as ev
+from ..notes.colour import Colour
 from ..notes.prepare import NoteKey, NoteRequest, latent_digest
 from ..plugin.model import GeneratorModel
 from ..settings import Settings
@@ -109,7 +110,8 @@ class SoundControls:
         state = self.channels[channel]
         base = self.presets[state.preset_index]
         return Preset(name=name or base.name, seed=base.seed, latent=[float(x) for x in self._base_latent(state)],
-                      knobs=list(state.knobs), envelope=state.envelope, model_sha256=self.model.sha256)
+                      knobs=list(state.knobs), envelope=state.envelope, model_sha256=self.model.sha256,
+                      colour=self._colour(state))
 
     def select_preset(self, index: int, channel: int | None = None) -> None:
         if not 0 <= index < len(self.presets):
@@ -159,12 +161,25 @@ class SoundControls:
         return preset.name if preset.program is None else f"{preset.name} (GM {preset.program + 1})"
 
     def channel_latent(self, channel: int) -> tuple[np.ndarray, bytes]:
+        """The channel's latent now, and the digest of its timbre (the latent and the colour)."""
         state = self.channels[channel]
         if state.latent is None:
             base = self._base_latent(state)
             state.latent = self.latents.latent(base, np.asarray(state.knobs, np.float32))
-            state.digest = latent_digest(state.latent)
+            state.colour = self._colour(state)
+            state.digest = latent_digest(state.latent, state.colour)
         return state.latent, state.digest
+
+    def _colour(self, state: ChannelState) -> Colour | None:
+        """The colour of the channel's preset (a preset from a sample has one), morphed as its latent
+        is: toward the morph target's colour, or toward none."""
+        own = self.presets[state.preset_index].colour
+        if state.morph <= 0.0:
+            return own
+        target = self.presets[state.morph_target % len(self.presets)].colour
+        if own is None:
+            return None if target is None else target.blend(None, 1.0 - state.morph)
+        return own.blend(target, state.morph)
 
     def _base_latent(self, state: ChannelState) -> np.ndarray:
         base = self.presets[state.preset_index].base(self.manifest)
@@ -217,10 +232,11 @@ class SoundControls:
         elif m.unpitched_mode == "pads":
             source, shift = note, 0
             z = z + np.random.default_rng(note).standard_normal(m.latent_dim).astype(np.float32) * 0.5
-            digest = latent_digest(z)
+            digest = latent_digest(z, self.channels[channel].colour)
         else:
             source, shift = m.root_pitch, note - m.root_pitch
-        return NoteRequest(NoteKey(source, bucket, digest, shift), z, model_velocity)
+        return NoteRequest(NoteKey(source, bucket, digest, shift), z, model_velocity,
+                           self.channels[channel].colour)
 
     def bucket_velocity(self, bucket: int) -> float:
         """The model velocity (0..1) at the middle of velocity bucket ``bucket``."""

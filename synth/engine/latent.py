@@ -17,6 +17,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..files import read_document, write_text_atomically
+from ..notes.colour import Colour
 from ..plugin.contract import Manifest
 from .envelope import Envelope
 
@@ -73,7 +74,8 @@ def between_instruments(manifest: Manifest, seed: int) -> np.ndarray:
 
 @dataclass
 class Preset:
-    """A sound: a base latent (from ``seed`` unless given), knob values and an envelope."""
+    """A sound: a base latent (from ``seed`` unless given), knob values and an envelope; a preset
+    made from a sample also keeps the sample's colour (:mod:`synth.notes.colour`)."""
 
     name: str
     seed: int = 0
@@ -82,6 +84,7 @@ class Preset:
     envelope: Envelope = field(default_factory=Envelope)
     model_sha256: str | None = None
     program: int | None = None  # the General MIDI program it plays (a model's instruments have one)
+    colour: Colour | None = None
 
     def base(self, manifest: Manifest) -> np.ndarray:
         if self.latent is not None:
@@ -96,13 +99,15 @@ class Preset:
                 "knobs": self.knobs, "envelope": self.envelope.to_dict(), "model_sha256": self.model_sha256}
         if self.program is not None:
             data["program"] = self.program
+        if self.colour is not None:
+            data["colour"] = self.colour.to_dict()
         return data
 
     @classmethod
     def from_dict(cls, data: dict, source: str = "preset") -> Preset:
         if not isinstance(data, dict):
             raise ConfigError(f"{source} must hold a JSON object")
-        known = {"format", "name", "seed", "latent", "knobs", "envelope", "model_sha256", "program"}
+        known = {"format", "name", "seed", "latent", "knobs", "envelope", "model_sha256", "program", "colour"}
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"{source} has unknown keys {sorted(unknown)}; known: {sorted(known)}")
@@ -125,7 +130,8 @@ class Preset:
             raise ConfigError(f"{source} program must be a General MIDI program 0..127, got {program!r}")
         return cls(name=str(data.get("name", "preset")), seed=seed, latent=latent,
                    knobs=[float(k) for k in knobs], envelope=Envelope.from_dict(data.get("envelope", {})),
-                   model_sha256=data.get("model_sha256"), program=program)
+                   model_sha256=data.get("model_sha256"), program=program,
+                   colour=None if data.get("colour") is None else Colour.from_dict(data["colour"], source))
 
     def save(self, path: Path) -> None:
         write_text_atomically(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")

@@ -17,6 +17,7 @@ import numpy as np
 import soxr
 
 from ..plugin.model import GeneratorModel
+from .colour import Colour
 
 LOOP_START_SHARE = 0.6  # the loop spans the last 40% of the note
 LOOP_CROSSFADE_S = 0.08
@@ -36,11 +37,13 @@ class NoteKey:
 
 @dataclass(frozen=True, eq=False)
 class NoteRequest:
-    """What to generate: the note's cache key, the latent and the velocity (0..1) the model gets."""
+    """What to generate: the note's cache key, the latent and the velocity (0..1) the model gets, and
+    the colour of a preset made from a sample (its digest is in the key's)."""
 
     key: NoteKey
     latent: np.ndarray
     velocity: float
+    colour: Colour | None = None
 
 
 @dataclass
@@ -59,8 +62,10 @@ class PreparedNote:
         return self.samples.nbytes
 
 
-def latent_digest(z: np.ndarray) -> bytes:
-    return hashlib.blake2b(np.ascontiguousarray(z, np.float32).tobytes(), digest_size=12).digest()
+def latent_digest(z: np.ndarray, colour: Colour | None = None) -> bytes:
+    """What tells one timbre from another: the latent and, when there is one, the colour."""
+    extra = b"" if colour is None else colour.digest
+    return hashlib.blake2b(np.ascontiguousarray(z, np.float32).tobytes() + extra, digest_size=12).digest()
 
 
 def _frame_rms(x: np.ndarray, window: int) -> tuple[np.ndarray, int]:
@@ -155,6 +160,8 @@ def generate_notes(model: GeneratorModel, output_rate: int,
         audio = model.generate(z, pitch, velocity)
         for request, row in zip(chunk, audio):
             key = request.key
+            if request.colour is not None:
+                row = request.colour.apply(row, model.manifest.sample_rate)
             done.append((key, prepare_note(row, model.manifest.sample_rate, output_rate, key.pitch,
                                            key.shift_semitones)))
     return done
