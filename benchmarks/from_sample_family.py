@@ -21,6 +21,10 @@ across the keyboard?
 ``--model`` may also be a training checkpoint (``.pt``): the same sample reading (the runtime's
 ``read_sample`` and YIN) into its torch encoder and EMA generator, to judge a run without
 exporting it (within export parity of the plugin's figures).
+
+Each preset is judged as the CLI writes it, with the sample's colour (``synth.notes.colour``: its
+spectral balance and envelope, fitted to the model's note at the sample's key), and beside it as
+``--no-colour`` writes it, the latent alone.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from synth.gm import family, family_name, program_name  # noqa: E402
+from synth.notes.colour import Colour, fit_colour, sample_colour  # noqa: E402
 from synth.plugin.encode import VELOCITY as SAMPLE_VELOCITY  # noqa: E402
 from synth.plugin.encode import encode_sample, read_sample, sample_pitch  # noqa: E402
 from synth.plugin.model import GeneratorModel  # noqa: E402
@@ -48,6 +53,10 @@ UNSEEN = (1, 5, 12, 17, 25, 34, 41, 49, 57, 66, 68, 74, 80)
 SOURCE_KEYS = (48, 60, 72)
 PLAYED_KEYS = (48, 55, 60, 67, 72)
 VELOCITY = 100
+OTHER_RECORDINGS = {  # Debian packages timgm6mb-soundfont and musescore-general-soundfont-small
+    "TimGM6mb": Path("/usr/share/sounds/sf2/TimGM6mb.sf2"),
+    "MuseScore General Lite": Path("/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"),
+}
 
 
 class FamilyJudge:
@@ -107,6 +116,11 @@ class Plugin:
     def encode(self, wav: Path) -> np.ndarray:
         return encode_sample(self.model.manifest, wav).latent
 
+    def colour(self, wav: Path, z: np.ndarray) -> Colour:
+        """As `synth preset from-sample` fits it (the latent rounded as the preset file keeps it)."""
+        encoded = encode_sample(self.model.manifest, wav)
+        return sample_colour(self.model, encoded.audio, np.round(z, 5), encoded.pitch, SAMPLE_VELOCITY)
+
     def generate(self, z: np.ndarray, keys, velocity: float) -> np.ndarray:
         return self.model.generate(z, np.array(keys), np.full(len(keys), velocity, np.float32))
 
@@ -139,6 +153,13 @@ class Checkpoint:
                                    self.torch.tensor([SAMPLE_VELOCITY], dtype=self.torch.float32))
         return mean[0].numpy()
 
+    def colour(self, wav: Path, z: np.ndarray) -> Colour:
+        """As `synth preset from-sample` fits it, with this checkpoint's generator."""
+        audio, _, _ = read_sample(wav, self.rate)
+        pitch, _ = sample_pitch(audio, self.rate, wav)
+        key = min(max(pitch, self.model["pitch_min"]), self.model["pitch_max"])
+        return fit_colour(audio, self.generate(z[None], [key], SAMPLE_VELOCITY)[0], self.rate)
+
     def generate(self, z: np.ndarray, keys, velocity: float) -> np.ndarray:
         with self.torch.no_grad():
             return self.generator(self.torch.from_numpy(np.asarray(z, np.float32)), self.torch.tensor(list(keys)),
@@ -158,6 +179,8 @@ def main() -> int:
     results: dict[int, list[bool]] = {}
     with_own: dict[int, list[bool]] = {}
     nearest_own: dict[int, list[bool]] = {}
+    plain: dict[int, list[bool]] = {}
+    plain_nearest_own: dict[int, list[bool]] = {}
     itself: dict[int, list[bool]] = {}
     itself_with_own: dict[int, list[bool]] = {}
     widely: dict[int, list[bool]] = {}
@@ -171,11 +194,16 @@ def main() -> int:
             program = int(unseen.program[i])
             wav = Path(tmp) / f"{program}-{unseen.pitch[i]}.wav"
             sf.write(wav, np.asarray(unseen.audio[i]), unseen.sample_rate)  # 44.1 kHz: the encoder resamples
-            z = np.repeat(model.encode(wav)[None], len(PLAYED_KEYS), axis=0)
-            audio = model.generate(z, PLAYED_KEYS, VELOCITY / 127)
-            palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, results)
-            palette.keeps_family(audio[:, :length], PLAYED_KEYS, program, with_own, own.at_keys(program, loud=False),
+            latent = model.encode(wav)
+            colour = model.colour(wav, latent)
+            generated = model.generate(np.repeat(latent[None], len(PLAYED_KEYS), axis=0), PLAYED_KEYS,
+                                       VELOCITY / 127)[:, :length]
+            audio = np.stack([colour.apply(note, held.sample_rate) for note in generated])
+            palette.keeps_family(audio, PLAYED_KEYS, program, results)
+            palette.keeps_family(audio, PLAYED_KEYS, program, with_own, own.at_keys(program, loud=False),
                                  nearest_own)
+            palette.keeps_family(generated, PLAYED_KEYS, program, plain, own.at_keys(program, loud=False),
+                                 plain_nearest_own)
         # Real beside generated: the instrument's own notes at the played keys, judged the same way.
         # Under the first judge an unseen instrument is often nearest another family's real notes
         # (String Ensemble 2 nearest the Cello, the Recorder nearest the organs and the violin).
@@ -191,18 +219,39 @@ def main() -> int:
             palette.keeps_family(loud, PLAYED_KEYS, program, itself)
             palette.keeps_family(loud, PLAYED_KEYS, program, itself_with_own, own.at_keys(program, loud=False))
             wide.keeps_family(loud, PLAYED_KEYS, program, widely)
-    print("| unseen instrument | family | notes in its family | the real instrument's own notes | "
-          "its own notes against 83 other GM programs | notes in its family, its own notes in the reference "
-          "| real notes, the same | notes nearest their own instrument |")
-    print("|---|---|---|---|---|---|---|---|")
-    columns = (results, itself, widely, with_own, itself_with_own, nearest_own)
+        # The second judge's reference is FluidR3's own recording at velocity 60, and FluidR3 plays
+        # most instruments' velocity 60 and 100 from the same samples (their log-mel statistics
+        # differ by a level and little else): real notes at 100 are judged against themselves. What
+        # does another recording of the same instrument score? Other GM SoundFonts, where installed.
+        recordings = {}
+        for name, path in OTHER_RECORDINGS.items():
+            if path.is_file():
+                recordings[name] = ({}, {})
+                other = NoteDataset.load(build_soundfont_dataset(
+                    Path(tmp) / name, list(UNSEEN), list(PLAYED_KEYS), [VELOCITY], sample_rate=held.sample_rate,
+                    num_samples=length, soundfont=path, progress=False, validation_share=0.0), None)
+                for program in UNSEEN:
+                    rows = [int(np.flatnonzero((other.program == program) & (other.pitch == key))[0])
+                            for key in PLAYED_KEYS]
+                    palette.keeps_family(np.asarray(other.audio[rows], np.float32), PLAYED_KEYS, program,
+                                         recordings[name][0], own.at_keys(program, loud=False), recordings[name][1])
+    headers = ["notes in its family", "the real instrument's own notes", "its own notes against 83 other GM programs",
+               "notes in its family, its own notes in the reference", "the same, latent only (--no-colour)",
+               "real notes, the same", "notes nearest their own instrument", "the same, latent only"]
+    columns = [results, itself, widely, with_own, plain, itself_with_own, nearest_own, plain_nearest_own]
+    for name, (kept, nearest) in recordings.items():
+        headers += [f"{name}'s recording, own in the reference", f"{name}'s nearest FluidR3's"]
+        columns += [kept, nearest]
+    print("| unseen instrument | family | " + " | ".join(headers) + " |")
+    print("|---|---|" + "---|" * len(headers))
     for program in results:
         cells = " | ".join(f"{100 * np.mean(column[program]):.0f}%" for column in columns)
         print(f"| {program_name(program)} | {family_name(program)} | {cells} |")
-    shares = [float(np.mean([k for kept in column.values() for k in kept])) for column in columns]
+    shares = [100 * float(np.mean([k for kept in column.values() for k in kept])) for column in columns]
     notes = sum(len(k) for k in results.values())
-    print(f"| **all** | | **{100 * shares[0]:.1f}%** of {notes} notes | {100 * shares[1]:.1f}% | "
-          f"{100 * shares[2]:.1f}% | **{100 * shares[3]:.1f}%** | {100 * shares[4]:.1f}% | {100 * shares[5]:.1f}% |")
+    cells = [f"**{shares[0]:.1f}%** of {notes} notes"] + [f"{share:.1f}%" for share in shares[1:]]
+    cells[3] = f"**{shares[3]:.1f}%**"
+    print("| **all** | | " + " | ".join(cells) + " |")
     return 0
 
 

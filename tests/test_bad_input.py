@@ -55,6 +55,8 @@ def places(tmp_path_factory, tiny_run, tiny_dataset, tiny_model_path, tiny_palet
     (wrong / "sound.wav").write_bytes((ROOT / "tests" / "__init__.py").read_bytes() + b"RIFF....WAVE")
     (wrong / "notes.mid").write_bytes(b"MThd\0\0\0\x06\0\0\0\x01\0\x60MTrk\0\0\0\x04\0\xff\x2f\0")  # no notes
     (wrong / "config.toml").write_text("[engine]\npolyphony = 8\n")
+    (wrong / "coloured.json").write_text('{"name": "x", "colour": {"band_hz": [100, 50], "segment_s": 0.064, '
+                                         '"gains_db": [[0, 0]]}}\n')
     import numpy as np
     import soundfile as sf
 
@@ -159,6 +161,10 @@ CASES = [
                                                       "{root}/none.pt"], ["{root}/none.pt", "does not exist"]),
     Case("init-from a WAV", [*TRAIN, "--run-dir", "{root}/r6", "--init-from", "{wrong}/sound.wav"],
          ["{wrong}/sound.wav", "not a checkpoint"]),
+    Case("a focus program past 127", [*TRAIN, "--run-dir", "{root}/r7", "--set", "data.focus_programs=[200]"],
+         ["data.focus_programs", "0..127"]),
+    Case("a preset whose colour is broken", ["render", "{wrong}/notes.mid", "-o", "{root}/c.wav", "--preset",
+                                             "{wrong}/coloured.json"], ["coloured.json", "band_hz", "rising"]),
     Case("training -5 steps", [*TRAIN, "--run-dir", "{root}/r1", "--set", "train.steps=-5"], ["train.steps", "-5"]),
     Case("a batch of 0", [*TRAIN, "--run-dir", "{root}/r2", "--set", "train.batch_size=0"], ["train.batch_size"]),
     Case("pitch range upside down", [*TRAIN, "--run-dir", "{root}/r3", "--set", "model.pitch_min=80"],

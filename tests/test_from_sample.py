@@ -105,3 +105,38 @@ def test_the_palette_evaluation_reports_every_figure_and_draws_the_map(tiny_pale
     with Image.open(tmp_path / "map.png") as image:
         assert image.size == (1000, 760)
         assert len(image.getcolors(maxcolors=100000) or []) > 4  # coloured dots, names, arrows: not blank
+
+
+def test_a_preset_from_a_sample_plays_the_samples_colour(tiny_palette_path, tiny_palette_dataset, tmp_path):
+    import mido
+
+    note, data = _violin(tiny_palette_dataset)
+    t = np.arange(len(note)) / data.sample_rate
+    sample = tmp_path / "fading.wav"
+    sf.write(sample, note * np.exp(-4.0 * t), data.sample_rate)  # a violin that dies away: the model's never does
+    for name, extra in (("coloured", []), ("plain", ["--no-colour"])):
+        done = _synth("preset", "from-sample", str(sample), "-o", str(tmp_path / f"{name}.json"),
+                      "--model", str(tiny_palette_path), *extra)
+        assert done.returncode == 0, done.stderr
+    assert "colour" in json.loads((tmp_path / "coloured.json").read_text())
+    assert "colour" not in json.loads((tmp_path / "plain.json").read_text())
+    song = mido.MidiFile(ticks_per_beat=480)  # 120 bpm: 960 ticks a second
+    song.tracks.append(mido.MidiTrack([mido.Message("note_on", note=57, velocity=100, time=0),
+                                       mido.Message("note_off", note=57, velocity=0, time=864)]))
+    song.save(tmp_path / "one.mid")
+
+    def fall_db(audio: np.ndarray, rate: int) -> float:
+        """How far the note falls from its first fifth to its last (0.9 s held)."""
+        held = audio[: int(0.9 * rate)]
+        first, last = held[: len(held) // 5], held[-len(held) // 5:]
+        return 10 * np.log10(np.mean(first ** 2) / np.mean(last ** 2))
+
+    falls = {}
+    for name in ("coloured", "plain"):
+        done = _synth("render", str(tmp_path / "one.mid"), "-o", str(tmp_path / f"{name}.wav"), "--model",
+                      str(tiny_palette_path), "--preset", str(tmp_path / f"{name}.json"), "-q")
+        assert done.returncode == 0, done.stderr
+        audio, rate = sf.read(tmp_path / f"{name}.wav")
+        falls[name] = fall_db(audio.mean(axis=1), rate)
+    target = fall_db(note * np.exp(-4.0 * t), data.sample_rate)
+    assert abs(falls["coloured"] - target) < 0.5 * abs(falls["plain"] - target), (falls, target)

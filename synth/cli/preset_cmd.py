@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sample.add_argument("--name", default=None, help="the preset's name (default: the sample's file name)")
     sample.add_argument("--force", action="store_true", help="replace a preset already at --output")
     sample.add_argument("--model", type=Path, default=None, help="palette model to encode with (default: built-in)")
+    sample.add_argument("--no-colour", action="store_true",
+                        help="keep only the encoded latent: the model's nearest sound, without the sample's "
+                             "spectral balance and envelope")
     show = sub.add_parser("show", help="check a preset file and print it")
     show.add_argument("preset", type=Path)
 
@@ -85,9 +88,12 @@ def run(args: argparse.Namespace) -> int:
 def _from_sample(args: argparse.Namespace) -> int:
     import sys
 
+    import numpy as np
+
     from .. import gm
     from ..engine.latent import Preset
-    from ..plugin.encode import encode_sample, nearest_instrument
+    from ..notes.colour import sample_colour
+    from ..plugin.encode import VELOCITY, encode_sample, nearest_instrument
     from ..plugin.model import GeneratorModel
 
     refuse_existing(args.output, "preset", args.force)
@@ -97,8 +103,11 @@ def _from_sample(args: argparse.Namespace) -> int:
     model = GeneratorModel.load(args.model, device="cpu")
     encoded = encode_sample(model.manifest, args.sample, args.pitch)
     knobs = [0.5] * len(model.manifest.latent_directions)
-    preset = Preset(name=args.name or args.sample.stem, latent=[round(float(x), 5) for x in encoded.latent],
-                    knobs=knobs, model_sha256=model.sha256)
+    latent = [round(float(x), 5) for x in encoded.latent]
+    colour = None if args.no_colour else sample_colour(model, encoded.audio, np.asarray(latent, np.float32),
+                                                       encoded.pitch, VELOCITY)
+    preset = Preset(name=args.name or args.sample.stem, latent=latent, knobs=knobs, model_sha256=model.sha256,
+                    colour=colour)
     preset.save(args.output)
     how = (f"estimated MIDI {encoded.pitch} ({encoded.cents:+.0f} cents)" if encoded.estimated
            else f"MIDI {encoded.pitch} as given")

@@ -33,6 +33,7 @@ class EncodedSample:
     cents: float  # the estimate's distance from that key (0 when given)
     source_rate: int
     channels: int
+    audio: np.ndarray  # the sample at the model's rate, from its onset
 
 
 def read_sample(path: Path, sample_rate: int) -> tuple[np.ndarray, int, int]:
@@ -114,7 +115,7 @@ def encode_sample(manifest: Manifest, path: Path, pitch: int | None = None) -> E
         raise DataError(f"{path} sounds at MIDI {pitch}, outside the model's notes {manifest.pitch_min}-"
                         f"{manifest.pitch_max} (and an octave either side)",
                         hint="give a sample in that range, or its key with --pitch if the estimate is wrong")
-    return EncodedSample(encoder.encode(audio, pitch), pitch, estimated, cents, rate, channels)
+    return EncodedSample(encoder.encode(audio, pitch), pitch, estimated, cents, rate, channels, audio)
 
 
 def nearest_instrument(manifest: Manifest, latent: np.ndarray) -> dict | None:
