@@ -36,13 +36,25 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--samplerate", type=int, default=48000)
     parser.add_argument("--model", type=Path, default=None, help="a plugin to render with (default: built-in)")
+    parser.add_argument("--preset", type=Path, default=None,
+                        help="a preset every channel plays (e.g. one from `synth preset from-sample`, whose colour "
+                             "the note worker puts on every note)")
     parser.add_argument("--no-append", action="store_true", help="print only")
     args = parser.parse_args()
     song_s = mido.MidiFile(args.midi).length
     ours, theirs = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        synth_cmd = [sys.executable, "-m", "synth", "render", str(args.midi), "-o", f"{tmp}/ours.wav", "-q",
-                     "--samplerate", str(args.samplerate)] + (["--model", str(args.model)] if args.model else [])
+        ours_midi = args.midi
+        if args.preset:  # every channel plays the preset: its program changes become markers (same timing)
+            song = mido.MidiFile(args.midi)
+            for track in song.tracks:
+                track[:] = [mido.MetaMessage("marker", text="program", time=m.time) if m.type == "program_change"
+                            else m for m in track]
+            ours_midi = Path(tmp) / "no-programs.mid"
+            song.save(ours_midi)
+        synth_cmd = [sys.executable, "-m", "synth", "render", str(ours_midi), "-o", f"{tmp}/ours.wav", "-q",
+                     "--samplerate", str(args.samplerate)] + (["--model", str(args.model)] if args.model else []) \
+            + (["--preset", str(args.preset)] if args.preset else [])
         fluid_cmd = ["fluidsynth", "-ni", "-q", "-r", str(args.samplerate), "-F", f"{tmp}/fluid.wav",
                      str(SOUNDFONT), str(args.midi)]
         for _ in range(args.rounds):  # alternate, so both see the same machine state
@@ -50,7 +62,8 @@ def main() -> int:
             theirs.append(timed(fluid_cmd))
     ours_s, theirs_s = statistics.median(ours), statistics.median(theirs)
     table = (f"| renderer | median wall time (s) | real-time factor |\n|---|---|---|\n"
-             f"| `synth render` ({args.model.name if args.model else 'default model'}, CPU) | {ours_s:.2f} | "
+             f"| `synth render` ({args.model.name if args.model else 'default model'}"
+             f"{', preset ' + args.preset.name if args.preset else ''}, CPU) | {ours_s:.2f} | "
              f"{song_s / ours_s:.0f}x |\n"
              f"| `fluidsynth -ni -F` (FluidR3_GM) | {theirs_s:.2f} | {song_s / theirs_s:.0f}x |\n\n"
              f"Ratio ours / FluidSynth: **{ours_s / theirs_s:.2f}x** "
