@@ -186,8 +186,12 @@ def test_repeated_notes_come_from_the_cache(synth):
 
 def test_notes_outside_model_range_play_in_tune(synth):
     for note in (synth.manifest.pitch_max + 7, synth.manifest.pitch_min - 5):
-        out = play(Synth(synth.model), {0: [ev.note_on(note, 100)]}, RATE // 2)
-        assert abs(pitch_error_cents(out[RATE // 8:RATE // 2, 0], RATE, note)) < 50
+        out = play(Synth(synth.model), {0: [ev.note_on(note, 100)]}, RATE)
+        # The median over six quarter-second windows: one YIN estimate over a decaying 49 Hz piano
+        # note read +59 cents in two windows of the attack whose partials all sat within 2 cents.
+        errors = [pitch_error_cents(out[start:start + RATE // 4, 0], RATE, note)
+                  for start in range(RATE // 8, RATE * 3 // 4 + 1, RATE // 8)]
+        assert abs(float(np.median(errors))) < 50, errors
 
 
 def test_state_round_trip(synth):

@@ -50,7 +50,7 @@ def test_preset_round_trip_is_atomic(tmp_path):
 
 
 @pytest.mark.parametrize("data, needle", [
-    ({"name": "x", "colour": "red"}, "unknown keys"),
+    ({"name": "x", "color": "red"}, "unknown keys"),
     ({"name": "x", "knobs": [2.0]}, "knobs must be"),
     ({"name": "x", "seed": -1}, "seed must be"),
     ({"name": "x", "format": 9}, "preset format 9"),
