@@ -45,7 +45,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m compileall -q synth >/dev/null
 	touch $@
 
-# Rebuild the embedded default model from scratch (about 3.5 hours on 2 CPU cores, one torch
+# Rebuild the embedded default model from scratch (about 4 hours on 2 CPU cores, one torch
 # thread; docs/default-model.md). The palette of sixteen: the control stage for 6,005 steps, then to
 # step 16,000 with the adversary on the control curves (training/configs/palette.toml), then to
 # 20,200 with the phase-free vibrato loss as well. Then the wide palette (83 GM programs) to step
