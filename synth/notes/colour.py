@@ -18,6 +18,7 @@ held to +-24 dB, so a band the generator leaves empty is never pushed up from no
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
@@ -79,8 +80,7 @@ class Colour:
     def _bin_gains(self, times_s: np.ndarray, sample_rate: int) -> np.ndarray:
         """Linear gains ``[frames, bins]`` at ``times_s``: each segment's gains spread over the bins
         (log frequency), then joined linearly from one segment's centre to the next."""
-        freqs = np.log(np.fft.rfftfreq(N_FFT, 1.0 / sample_rate) + 1.0)
-        weights = _interpolation_matrix(freqs, np.log(np.asarray(self.band_hz) + 1.0))  # [bands, bins]
+        weights = _bin_weights(self.band_hz, sample_rate)  # [bands, bins]
         per_segment = (10.0 ** ((self.gains_db.astype(np.float64) @ weights) / 20.0)).astype(np.float32)
         position = np.clip(times_s / self.segment_s - 0.5, 0.0, len(per_segment) - 1)
         low = np.floor(position).astype(int)
@@ -171,6 +171,16 @@ def _segment_energy(audio: np.ndarray, bank: np.ndarray, per_segment: int) -> np
     if len(power) < whole:
         power = np.concatenate([power, np.repeat(power[-1:], whole - len(power), axis=0)])
     return power[:whole].reshape(-1, per_segment, len(bank)).mean(axis=1)
+
+
+@functools.lru_cache(maxsize=16)
+def _bin_weights(band_hz: tuple[float, ...], sample_rate: int) -> np.ndarray:
+    """Each band's share of every FFT bin (log frequency): the same for every note of a colour, so
+    the note worker works it out once."""
+    freqs = np.log(np.fft.rfftfreq(N_FFT, 1.0 / sample_rate) + 1.0)
+    weights = _interpolation_matrix(freqs, np.log(np.asarray(band_hz) + 1.0))
+    weights.setflags(write=False)
+    return weights
 
 
 def _interpolation_matrix(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
