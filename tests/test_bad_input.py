@@ -60,6 +60,10 @@ def places(tmp_path_factory, tiny_run, tiny_dataset, tiny_model_path, tiny_palet
     import numpy as np
     import soundfile as sf
 
+    from training.data import write_dataset
+
+    note = {"program": 4, "pitch": 60, "velocity": 80, "split": "train"}
+    write_dataset(wrong / "short-notes", np.zeros((1, 800), np.int16), [note], 16000, "half-second notes")
     sf.write(wrong / "noise.wav", np.random.default_rng(0).uniform(-0.3, 0.3, 16000), 16000)
     sf.write(wrong / "silent.wav", np.zeros(16000), 16000)
     sf.write(wrong / "click.wav", np.sin(np.arange(400) * 0.2) * 0.5, 16000)  # 25 ms
@@ -149,6 +153,15 @@ CASES = [
     Case("sample rate 0", ["render", str(DEMO), "-o", "{root}/d.wav", "--samplerate", "0"], ["0", "8000..384000"]),
     Case("velocity 0 for one-shots", ["render", "--one-shots", "{root}/pack", "--velocities", "0"],
          ["velocities", "1 to 127"]),
+    Case("merging one data set", ["dataset", "merge", "{data}", "-o", "{root}/m1"], ["at least two"]),
+    Case("merging a folder that is no data set", ["dataset", "merge", "{data}", "{wrong}", "-o", "{root}/m2"],
+         ["{wrong} is not a data set"]),
+    Case("merging notes of other lengths", ["dataset", "merge", "{data}", "{wrong}/short-notes", "-o", "{root}/m3"],
+         ["800 samples", "--seconds"], extra=["{root}/m3/index.json"]),
+    Case("merging into a read-only folder", ["dataset", "merge", "{data}", "{dataset}", "-o", "{ro}/m"], ["{ro}/m"]),
+    Case("merging onto a full disk", ["dataset", "merge", "{data}", "{dataset}", "-o", "{full}/m"], ["{full}/m"]),
+    Case("merging a data set into itself", ["dataset", "merge", "{data}", "{dataset}", "-o", "{dataset}", "--force"],
+         ["{dataset} is one of the data sets"]),
     Case("velocity 0 for a data set", ["dataset", "soundfont", "-o", "{root}/d2", "--velocities", "0"],
          ["velocities", "1 to 127"]),
     Case("pitches backwards", ["dataset", "soundfont", "-o", "{root}/d3", "--pitches", "90-30"], ["90-30", "30-90"]),

@@ -3,6 +3,7 @@ exact resume, and two-process data-parallel training (gloo) through torchrun."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from synth.errors import ConfigError
+from synth.errors import ConfigError, DataError
 from tests.conftest import ROOT, TINY_CONFIG_OVERRIDES
 from training.config import load_config
 from training.train import Trainer, load_checkpoint
@@ -213,6 +214,28 @@ def test_soundfont_data_set_is_16_bit_named_and_holds_out_velocities(tmp_path):
     assert clips.dtype == np.float32 and 0.05 < np.abs(clips).max() <= 1.0
     assert np.array_equal(clips[1], train.audio[0])
 
+
+def test_merged_data_sets_keep_every_note_and_name_its_recording(tiny_dataset, tiny_palette_dataset, tmp_path):
+    from training.data import NoteDataset
+    from training.merge_data import merge_datasets
+
+    merged = merge_datasets(tmp_path / "both", [tiny_dataset, tiny_palette_dataset])
+    parts = [NoteDataset.load(tiny_dataset, None), NoteDataset.load(tiny_palette_dataset, None)]
+    whole = NoteDataset.load(merged, None)
+    assert len(whole) == len(parts[0]) + len(parts[1])
+    assert np.array_equal(whole.program, np.concatenate([p.program for p in parts]))
+    assert np.array_equal(whole.audio[len(parts[0])], parts[1].audio[0])  # the second set's first note
+    assert np.array_equal(whole.audio[len(parts[0]) - 1], parts[0].audio[len(parts[0]) - 1])
+    for split in ("train", "validation"):
+        assert len(NoteDataset.load(merged, split)) == sum(len(NoteDataset.load(f, split))
+                                                           for f in (tiny_dataset, tiny_palette_dataset))
+    index = json.loads((merged / "index.json").read_text())
+    assert {n["source"] for n in index["notes"]} == {parts[0].description, parts[1].description} or \
+        parts[0].description == parts[1].description
+    assert index["merged_from"] == [str(tiny_dataset), str(tiny_palette_dataset)]
+    with pytest.raises(DataError, match="named twice"):
+        merge_datasets(tmp_path / "again", [tiny_dataset, tiny_dataset])
+    assert not (tmp_path / "again").exists() or not any((tmp_path / "again").iterdir())
 
 def test_palette_encoder_trains_and_resumes_exactly(tiny_dataset, tmp_path):
     extra = ["encoder.enabled=true", "encoder.channels=16", "encoder.num_mels=16", "encoder.kl_warmup_steps=2"]

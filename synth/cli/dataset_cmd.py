@@ -31,12 +31,14 @@ def parse_programs(text: str) -> list[int]:
 EXAMPLE = """examples:
   synth dataset soundfont -o data/ep --programs 4 --pitches 36-84 --velocities 40,80,120
   synth dataset soundfont -o data/palette --programs palette --velocities 40,80,120 --held-out-velocities 60,100
-  synth dataset folder ~/samples/rhodes -o data/rhodes   (pitch from names like C4, F#2, x-060-100, or estimated)"""
+  synth dataset folder ~/samples/rhodes -o data/rhodes   (pitch from names like C4, F#2, x-060-100, or estimated)
+  synth dataset merge data/wide data/wide-musescore -o data/wide-2sf   (two recordings of each instrument)"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", choices=("soundfont", "folder"), help="where the notes come from")
-    parser.add_argument("folder", type=Path, nargs="?", help="folder of one-shot recordings (source 'folder')")
+    parser.add_argument("source", choices=("soundfont", "folder", "merge"), help="where the notes come from")
+    parser.add_argument("folders", type=Path, nargs="*", metavar="FOLDER",
+                        help="folder of one-shot recordings (source 'folder'), or data sets to merge (source 'merge')")
     parser.add_argument("-o", "--output", type=Path, required=True, help="data set folder to write")
     parser.add_argument("--force", action="store_true", help="replace a data set already at --output")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -62,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
         refuse_existing(args.output, "data set", args.force)
     if args.source == "folder":
         return _from_folder(args)
-    if args.folder is not None:
-        raise SynthError("a folder is only read with `synth dataset folder DIR`")
+    if args.source == "merge":
+        return _merge(args)
+    if args.folders:
+        raise SynthError("a folder is only read with `synth dataset folder DIR` or `synth dataset merge DATA...`")
     check_soundfont(args.soundfont)
     writable_folder(args.output / "index.json", "--output")  # now, not after minutes of rendering
     out = build_soundfont_dataset(args.output, args.programs, args.pitches, args.velocities,
@@ -76,11 +80,22 @@ def run(args: argparse.Namespace) -> int:
 def _from_folder(args: argparse.Namespace) -> int:
     from training.folder_data import build_folder_dataset
 
-    if args.folder is None or not args.folder.is_dir():
-        raise SynthError(f"{args.folder or 'a folder'} is not a folder of recordings",
+    if len(args.folders) != 1 or not args.folders[0].is_dir():
+        raise SynthError(f"{args.folders[0] if args.folders else 'a folder'} is not a folder of recordings"
+                         if len(args.folders) < 2 else "`synth dataset folder` reads one folder",
                          hint="synth dataset folder DIR -o OUT")
-    report = build_folder_dataset(args.folder, args.output, args.sample_rate, int(args.seconds * args.sample_rate),
+    report = build_folder_dataset(args.folders[0], args.output, args.sample_rate, int(args.seconds * args.sample_rate),
                                   progress=not args.quiet)
     print(report.summary(), file=sys.stderr)
     print(args.output)
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from training.merge_data import merge_datasets
+
+    if any(folder.resolve() == args.output.resolve() for folder in args.folders):
+        raise SynthError(f"{args.output} is one of the data sets to merge", hint="write the merged set elsewhere")
+    writable_folder(args.output / "index.json", "--output")
+    print(merge_datasets(args.output, args.folders))
     return 0

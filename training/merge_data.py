@@ -1,0 +1,78 @@
+"""Several recordings of the same instruments in one data set: ``synth dataset merge``.
+
+One SoundFont is one recording of each instrument. A palette trained on one learns that recording's
+timbres, and its encoder meets an instrument it never heard as something far from everything it
+knows. Trained on two recordings of each instrument (FluidR3 and MuseScore General, say), the decoder
+learns more of what an instrument may sound like, and the encoder to place two renditions of one
+instrument near each other (docs/training.md, "Two recordings").
+
+Merging keeps every note as it is: its GM program, pitch, velocity and split, plus ``source``, the
+data set it came from. The audio is copied in blocks into one file, written to a
+temporary file first and renamed into place only when whole (as every data set is written).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from synth.errors import DataError
+from synth.files import atomic_file
+
+BLOCK_ROWS = 2048  # notes copied at a time: a few hundred MB at 2 s and 32 kHz
+
+
+def merge_datasets(out_dir: Path, folders: list[Path]) -> Path:
+    """Write the notes of ``folders`` (data sets of one sample rate and clip length) to ``out_dir``."""
+    if len(folders) < 2:
+        raise DataError("merging needs at least two data sets", hint="synth dataset merge DATA1 DATA2 -o OUT")
+    if len({Path(f).resolve() for f in folders}) < len(folders):
+        raise DataError("the same data set is named twice", hint="name each data set once")
+    metas, arrays = zip(*(_open(Path(folder)) for folder in folders))
+    first = metas[0]
+    for folder, meta, audio in zip(folders[1:], metas[1:], arrays[1:]):
+        if meta["sample_rate"] != first["sample_rate"] or audio.shape[1] != arrays[0].shape[1]:
+            raise DataError(f"{folder} has {audio.shape[1]} samples a note at {meta['sample_rate']} Hz, "
+                            f"{folders[0]} {arrays[0].shape[1]} at {first['sample_rate']} Hz",
+                            hint="build both with the same --sample-rate and --seconds")
+        if audio.dtype != arrays[0].dtype:
+            raise DataError(f"{folder} stores its audio as {audio.dtype}, {folders[0]} as {arrays[0].dtype}",
+                            hint="rebuild the older one with synth dataset")
+    notes = [{**note, "source": meta["source"]} for meta in metas for note in meta["notes"]]
+    total = sum(len(audio) for audio in arrays)
+    meta = {"sample_rate": first["sample_rate"], "num_samples": int(arrays[0].shape[1]),
+            "source": " + ".join(m["source"] for m in metas), "merged_from": [str(f) for f in folders],
+            "held_out_velocities": sorted({v for m in metas for v in m.get("held_out_velocities", [])}),
+            "notes": notes}
+    kept = "any data set there is unchanged"
+    with atomic_file(Path(out_dir) / "audio.npy", label="data set ", kept=kept) as tmp_audio, \
+            atomic_file(Path(out_dir) / "index.json", label="data set ", kept=kept) as tmp_index:
+        with open(tmp_audio, "wb") as handle:  # written, not memory-mapped: a full disk is an OSError
+            np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(arrays[0].dtype),
+                                                          "fortran_order": False,
+                                                          "shape": (total, int(arrays[0].shape[1]))})
+            for audio in arrays:
+                for start in range(0, len(audio), BLOCK_ROWS):
+                    handle.write(np.ascontiguousarray(audio[start:start + BLOCK_ROWS]).tobytes())
+        tmp_index.write_text(json.dumps(meta, indent=1))
+    return Path(out_dir)
+
+
+def _open(folder: Path) -> tuple[dict, np.ndarray]:
+    """A data set's index and its audio, memory-mapped; a folder that is not one is one sentence."""
+    index, audio_path = folder / "index.json", folder / "audio.npy"
+    if not index.is_file() or not audio_path.is_file():
+        raise DataError(f"{folder} is not a data set (no index.json and audio.npy)",
+                        hint="build one with synth dataset soundfont or synth dataset folder")
+    try:
+        meta = json.loads(index.read_text())
+        audio = np.load(audio_path, mmap_mode="r")
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{folder} is not a readable data set ({str(exc).splitlines()[0][:120]})") from None
+    if (not isinstance(meta, dict) or not {"sample_rate", "source", "notes"} <= set(meta)
+            or audio.ndim != 2 or len(meta["notes"]) != len(audio)):
+        raise DataError(f"{folder}'s index.json and audio.npy disagree on its notes",
+                        hint="rebuild it with synth dataset")
+    return meta, audio
