@@ -233,6 +233,8 @@ def test_merged_data_sets_keep_every_note_and_name_its_recording(tiny_dataset, t
     sources = [n["source"] for n in index["notes"]]
     assert sources == [parts[0].description] * len(parts[0]) + [parts[1].description] * len(parts[1])
     assert whole.description == f"{parts[0].description} + {parts[1].description}"
+    thrice = json.loads((merge_datasets(tmp_path / "thrice", [merged, tiny_dataset]) / "index.json").read_text())
+    assert [n["source"] for n in thrice["notes"]] == sources + [parts[0].description] * len(parts[0])
     assert index["merged_from"] == [str(tiny_dataset), str(tiny_palette_dataset)]
     with pytest.raises(DataError, match="named twice"):
         merge_datasets(tmp_path / "again", [tiny_dataset, tiny_dataset])

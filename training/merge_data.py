@@ -1,14 +1,15 @@
 """Several recordings of the same instruments in one data set: ``synth dataset merge``.
 
 One SoundFont is one recording of each instrument. A palette trained on one learns that recording's
-timbres, and its encoder meets an instrument it never heard as something far from everything it
-knows. Trained on two recordings of each instrument (FluidR3 and MuseScore General, say), the decoder
-learns more of what an instrument may sound like, and the encoder to place two renditions of one
-instrument near each other (docs/training.md, "Two recordings").
+timbres, and its encoder has only that recording to place a sound it never heard against. Trained
+on two recordings of each instrument (FluidR3 and MuseScore General, say), the decoder hears more of
+what an instrument may sound like (docs/training.md, "Two recordings": with two, a sample's latent
+alone kept its family more often; the coloured preset did not gain).
 
 Merging keeps every note as it is: its GM program, pitch, velocity and split, plus ``source``, the
-data set it came from. The audio is copied in blocks into one file, written to a
-temporary file first and renamed into place only when whole (as every data set is written).
+data set it came from (a merged set's notes keep theirs). The audio is copied in blocks into one
+file, written to a temporary file first and renamed into place only when whole (as every data set
+is written).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def merge_datasets(out_dir: Path, folders: list[Path]) -> Path:
         if audio.dtype != arrays[0].dtype:
             raise DataError(f"{folder} stores its audio as {audio.dtype}, {folders[0]} as {arrays[0].dtype}",
                             hint="rebuild the older one with synth dataset")
-    notes = [{**note, "source": meta["source"]} for meta in metas for note in meta["notes"]]
+    notes = [{**note, "source": note.get("source", meta["source"])} for meta in metas for note in meta["notes"]]
     total = sum(len(audio) for audio in arrays)
     meta = {"sample_rate": first["sample_rate"], "num_samples": int(arrays[0].shape[1]),
             "source": " + ".join(m["source"] for m in metas), "merged_from": [str(f) for f in folders],
