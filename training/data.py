@@ -17,6 +17,7 @@ import json
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,17 +162,34 @@ def build_soundfont_dataset(out_dir: Path, programs: list[int], pitches: list[in
 
 def write_dataset(out_dir: Path, audio: np.ndarray, notes: list[dict], sample_rate: int, source: str,
                   extra: dict | None = None) -> None:
-    """Write ``audio.npy`` and ``index.json`` beside each other: both are written in full to
-    temporary files first and renamed into place only then, so a full disk or a read-only folder
-    is one sentence and leaves any data set already there as it was, with no partial file."""
+    """Write ``audio`` ``[notes, samples]`` and the notes' index as a data set (:func:`write_dataset_files`)."""
     dtype = np.int16 if audio.dtype == np.int16 else np.float32  # int16 holds INT16_SCALE x the signal
     meta = {"sample_rate": sample_rate, "num_samples": int(audio.shape[1]), "source": source, **(extra or {}),
             "notes": notes}
+    write_dataset_files(out_dir, meta, dtype, [np.ascontiguousarray(audio, dtype)])
+
+
+def write_dataset_files(out_dir: Path, meta: dict, dtype: type, blocks: Iterable[np.ndarray]) -> None:
+    """Write ``audio.npy`` (``blocks`` of rows in order, one per note of ``meta["notes"]``, each
+    ``meta["num_samples"]`` long) and ``index.json`` (``meta``) beside each other: both are written in
+    full to temporary files first and renamed into place only then, so a full disk or a read-only
+    folder is one sentence and leaves any data set already there as it was, with no partial file.
+    The rows go through a plain file, never a memory map, so a full disk is an error, not a crash."""
     kept = "any data set there is unchanged"
-    with atomic_file(out_dir / "audio.npy", label="data set ", kept=kept) as tmp_audio, \
-            atomic_file(out_dir / "index.json", label="data set ", kept=kept) as tmp_index:
+    shape = (len(meta["notes"]), int(meta["num_samples"]))
+    with atomic_file(Path(out_dir) / "audio.npy", label="data set ", kept=kept) as tmp_audio, \
+            atomic_file(Path(out_dir) / "index.json", label="data set ", kept=kept) as tmp_index:
         with open(tmp_audio, "wb") as handle:
-            np.save(handle, np.ascontiguousarray(audio, dtype))
+            np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                                          "fortran_order": False, "shape": shape})
+            rows = 0
+            for block in blocks:
+                if block.ndim != 2 or block.shape[1] != shape[1]:
+                    raise ValueError(f"a block of {block.shape} rows for notes of {shape[1]} samples")
+                handle.write(np.ascontiguousarray(block, dtype).tobytes())
+                rows += len(block)
+            if rows != shape[0]:  # a bug in the caller: the index would not describe the audio
+                raise ValueError(f"{rows} rows of audio for {shape[0]} notes")
         tmp_index.write_text(json.dumps(meta, indent=1))
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.errors import DataError
-from synth.files import atomic_file
+from training.data import write_dataset_files
 
 BLOCK_ROWS = 2048  # notes copied at a time: a few hundred MB at 2 s and 32 kHz
 
@@ -42,22 +42,12 @@ def merge_datasets(out_dir: Path, folders: list[Path]) -> Path:
             raise DataError(f"{folder} stores its audio as {audio.dtype}, {folders[0]} as {arrays[0].dtype}",
                             hint="rebuild the older one with synth dataset")
     notes = [{**note, "source": note.get("source", meta["source"])} for meta in metas for note in meta["notes"]]
-    total = sum(len(audio) for audio in arrays)
     meta = {"sample_rate": first["sample_rate"], "num_samples": int(arrays[0].shape[1]),
             "source": " + ".join(m["source"] for m in metas), "merged_from": [str(f) for f in folders],
             "held_out_velocities": sorted({v for m in metas for v in m.get("held_out_velocities", [])}),
             "notes": notes}
-    kept = "any data set there is unchanged"
-    with atomic_file(Path(out_dir) / "audio.npy", label="data set ", kept=kept) as tmp_audio, \
-            atomic_file(Path(out_dir) / "index.json", label="data set ", kept=kept) as tmp_index:
-        with open(tmp_audio, "wb") as handle:  # written, not memory-mapped: a full disk is an OSError
-            np.lib.format.write_array_header_1_0(handle, {"descr": np.lib.format.dtype_to_descr(arrays[0].dtype),
-                                                          "fortran_order": False,
-                                                          "shape": (total, int(arrays[0].shape[1]))})
-            for audio in arrays:
-                for start in range(0, len(audio), BLOCK_ROWS):
-                    handle.write(np.ascontiguousarray(audio[start:start + BLOCK_ROWS]).tobytes())
-        tmp_index.write_text(json.dumps(meta, indent=1))
+    blocks = (audio[start:start + BLOCK_ROWS] for audio in arrays for start in range(0, len(audio), BLOCK_ROWS))
+    write_dataset_files(Path(out_dir), meta, arrays[0].dtype, blocks)
     return Path(out_dir)
 
 
