@@ -83,9 +83,9 @@ def test_resampling_to_other_output_rates_keeps_pitch_and_length(tmp_path, rate)
 
 
 def test_notes_generated_ahead_give_the_same_samples_with_no_extra_work(default_model, tmp_path):
-    """The render's second thread generates from a plan of the song (program changes and knob
+    """The render's ahead workers generate from a plan of the song (program changes and knob
     moves replayed): the same samples as the engine generating each block's notes itself, and not
-    one note more."""
+    one note more, with one worker or three (each its own session of the model)."""
     from synth.engine.synth import Synth
     from synth.host.render import render_song
 
@@ -96,13 +96,30 @@ def test_notes_generated_ahead_give_the_same_samples_with_no_extra_work(default_
     moves += [(t, ev.MidiEvent(ev.PROGRAM, 0, i % 3)) for i, (t, _) in enumerate(moves[::3])]
     song.events = sorted(song.events + moves, key=lambda item: item[0])
     results = []
-    for ahead in (False, True):
+    for ahead, workers in ((False, None), (True, 1), (True, 3)):
         synth = Synth(default_model)
-        results.append((render_song(synth, song, 48000, progress=False, ahead=ahead), synth.bank.generated))
-    (plain, plain_generated), (ahead, ahead_generated) = results
+        rendered = render_song(synth, song, 48000, progress=False, ahead=ahead, workers=workers)
+        results.append((rendered, synth.bank.generated))
+    (plain, plain_generated), *aheads = results
     assert np.abs(plain).max() > 0.05
-    assert np.abs(plain - ahead).max() < 5e-5  # batches of another size round differently (-90 dB; test_engine)
-    assert ahead_generated == plain_generated
+    for ahead, ahead_generated in aheads:
+        assert np.abs(plain - ahead).max() < 5e-5  # batches of another size round differently (-90 dB; test_engine)
+        assert ahead_generated == plain_generated
+
+
+def test_a_sibling_session_plays_the_same_notes_and_only_for_the_file_it_was_loaded_from(tmp_path):
+    from synth.plugin.model import DEFAULT_MODEL, GeneratorModel
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(DEFAULT_MODEL.read_bytes())
+    model = GeneratorModel.load(path, device="cpu")
+    sibling = model.cpu_sibling()
+    assert sibling is not None and sibling.session is not model.session
+    z = np.random.default_rng(3).standard_normal((2, model.manifest.latent_dim)).astype(np.float32)
+    pitch, velocity = np.array([48, 67]), np.array([0.5, 0.9], np.float32)
+    assert np.abs(sibling.generate(z, pitch, velocity) - model.generate(z, pitch, velocity)).max() < 1e-5
+    path.write_bytes(path.read_bytes() + b"\0")  # another file under the same name: no sibling of it
+    assert model.cpu_sibling() is None
 
 
 def test_tempo_changes_and_all_channels_are_honoured(tmp_path):

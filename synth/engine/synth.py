@@ -321,10 +321,11 @@ class Synth(SoundControls, TimbreFollowing):
         """What ``(channel, note, velocity)`` note-ons would ask for with the channels as they are."""
         return [self.note_request(channel, note, velocity) for channel, note, velocity in notes]
 
-    def generate(self, requests: list[NoteRequest], pin: bool = False) -> None:
+    def generate(self, requests: list[NoteRequest], pin: bool = False, model: GeneratorModel | None = None) -> None:
         """Generate the requests not cached yet and wait for them; ``pin``: keep them cached for good
-        (a live host's stand-ins). Safe from another thread than the one calling :meth:`process`."""
-        self._bank().ensure(requests)
+        (a live host's stand-ins); ``model``: a sibling session to run them on. Safe from another
+        thread than the one calling :meth:`process`."""
+        self._bank().ensure(requests, model)
         if pin:
             self.bank.pin([request.key for request in requests])
 

@@ -86,12 +86,14 @@ class NoteBank:
                     best, best_rank = (note, other.velocity_bucket), rank
         return best
 
-    def ensure(self, requests: list[NoteRequest]) -> None:
-        """Generate every request not yet cached, in batches."""
+    def ensure(self, requests: list[NoteRequest], model: GeneratorModel | None = None) -> None:
+        """Generate every request not yet cached, in batches; with ``model`` (a sibling session of
+        this bank's model, :meth:`GeneratorModel.cpu_sibling`) rather than the bank's own."""
         missing = self.missing(requests)
-        for key, note in generate_notes(self.model, self.output_rate, missing):
+        for key, note in generate_notes(model or self.model, self.output_rate, missing):
             self._store(key, note)
-        self.generated += len(missing)
+        with self._lock:  # several threads may generate at once (the renderer's ahead workers)
+            self.generated += len(missing)
 
     def missing(self, requests: list[NoteRequest]) -> list[NoteRequest]:
         """The requests not cached yet, without repeats."""

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -115,18 +115,7 @@ class GeneratorModel:
             raise ModelError(f"model file {path} is {size / 1e9:.1f} GB, above the 2 GB limit")
         _refuse_outside_data(path)
         ort = _import_onnxruntime()
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        # Memory patterns replan each new batch size over its first two runs (18 and 15 ms instead
-        # of 5.5 at batch 4, measured); batch sizes vary here, and the steady state is the same.
-        options.enable_mem_pattern = False
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        # Never spin: onnxruntime's pool threads busy-wait between runs by default, and here every
-        # run shares the CPUs with other work (the live host's audio; the renderer's mixing thread,
-        # which rendered benchmarks/bench_3min.mid in 0.89 s instead of 1.00 s, 7 rounds each).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = _session_options(ort, threads)
         providers = _choose_providers(ort, device)
         session, fallback, graphs_note = _open_session(ort, path, options, providers, device, cuda_graphs)
         source = str(path)
@@ -152,6 +141,23 @@ class GeneratorModel:
         if on_cuda if io_binding is None else io_binding:
             model._bind(ort, "cuda" if on_cuda else "cpu", graphs)
         return model
+
+    def cpu_sibling(self, threads: int = 1) -> GeneratorModel | None:
+        """A second CPU session of this model, with ``threads`` intra-op threads and its own run
+        lock, to generate beside this one (one call runs at a time per session). On 2 cores two
+        single-threaded sessions made benchmarks/bench_3min.mid's 83 notes in 0.146 s, one
+        two-threaded session in 0.229 s. None on CUDA (one GPU session is fast enough), or when the
+        file on disk is no longer the one loaded."""
+        if self.provider != "CPUExecutionProvider":
+            return None
+        data = self.path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            return None
+        ort = _import_onnxruntime()
+        session = ort.InferenceSession(data, sess_options=_session_options(ort, threads),
+                                       providers=["CPUExecutionProvider"], enable_fallback=0)
+        return replace(self, session=session, runner=None, binding_note=None, plain_options=None, last_run=0.0,
+                       _run_lock=threading.Lock(), _keep_alive=None)
 
     def _bind(self, ort, device: str, graphs: bool) -> None:
         """Switch to IO binding if it gives the plain run's audio for the first note; else say why not."""
@@ -311,6 +317,22 @@ class KeepAlive:
     def stop(self) -> None:
         self._stopped.set()
         self._thread.join()
+
+
+def _session_options(ort, threads: int):
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    # Memory patterns replan each new batch size over its first two runs (18 and 15 ms instead
+    # of 5.5 at batch 4, measured); batch sizes vary here, and the steady state is the same.
+    options.enable_mem_pattern = False
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    # Never spin: onnxruntime's pool threads busy-wait between runs by default, and here every
+    # run shares the CPUs with other work (the live host's audio; the renderer's mixing thread,
+    # which rendered benchmarks/bench_3min.mid in 0.89 s instead of 1.00 s, 7 rounds each).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
 
 
 def _plain_run_options(ort, graphs: bool):
