@@ -202,7 +202,8 @@ def test_a_failing_ahead_thread_is_quiet_and_leaves_the_notes_to_the_engine(defa
     synth = Synth(default_model)
     synth.prepare(48000, 16384)
     key = NoteKey(60, 3, b"not a latent", 0)
-    generator = AheadGenerator(synth, [(0, NoteRequest(key, np.zeros(3, np.float32), 0.5))], 48000)
+    generator = AheadGenerator(synth, 48000)
+    generator.start([(0, NoteRequest(key, np.zeros(3, np.float32), 0.5))])
     generator.ready(16384)
     generator.close()
     assert generator.error is not None and synth.bank.get(key) is None
