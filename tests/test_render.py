@@ -210,3 +210,21 @@ def test_a_failing_ahead_thread_is_quiet_and_leaves_the_notes_to_the_engine(defa
     assert "Traceback" not in capfd.readouterr().err
     synth.process([(0, ev.note_on(60, 100))], 16384)  # the engine still plays it, generating it now
     assert len(synth.voices) == 1 and synth.bank.generated == 1
+
+
+def test_a_render_that_cannot_start_leaves_no_ahead_workers_behind(default_model, tmp_path):
+    """The workers start (and open their sessions) before the song is read: a song that cannot be
+    read, or a WAV that cannot be written, must still stop them."""
+    import threading
+
+    from synth.engine.synth import Synth
+    from synth.errors import SynthError
+    from synth.host.render import render_file
+
+    synth = Synth(default_model)
+    broken = tmp_path / "broken.mid"
+    broken.write_bytes(b"MThd not a song")
+    for midi, out in ((broken, tmp_path / "a.wav"), (DEMO, tmp_path / "no such folder" / "b.wav")):
+        with pytest.raises(SynthError):
+            render_file(synth, midi, out, progress=False)
+        assert not [t for t in threading.enumerate() if t.name.startswith("render-ahead")]
