@@ -191,7 +191,9 @@ def test_notes_outside_model_range_play_in_tune(synth):
         # note read +59 cents in two windows of the attack whose partials all sat within 2 cents.
         errors = [pitch_error_cents(out[start:start + RATE // 4, 0], RATE, note)
                   for start in range(RATE // 8, RATE * 3 // 4 + 1, RATE // 8)]
-        assert abs(float(np.median(errors))) < 50, errors
+        measured = [error for error in errors if error is not None]  # None: YIN found no pitch there
+        assert len(measured) >= 4, errors
+        assert abs(float(np.median(measured))) < 50, errors
 
 
 def test_state_round_trip(synth):
