@@ -22,8 +22,8 @@ the depth did nothing: the upper partials and breath of most instruments sit 60-
 Colouring is one short-time Fourier transform there and back per generated note, on the note
 worker (about a millisecond for a 2 s note at 32 kHz), never in the audio callback. Its gains are
 held to +-40 dB, so a band the generator leaves empty is never pushed up from nothing; under 75 dB
-below the loudest band a sample counts as that quiet, so its recording's noise floor (16-bit
-dither lies near 90 dB down) is not copied.
+below its loudest band a sample counts as that quiet, so the noise floor of a recording made near
+full scale (16-bit dither sits some 96 dB under it) is not copied.
 """
 
 from __future__ import annotations
@@ -155,8 +155,8 @@ def fit_colour(sample: np.ndarray, generated: np.ndarray, sample_rate: int) -> C
     gains[:len(theirs)] = 10.0 * np.log10((theirs + floor) / (ours[:len(theirs)] + floor))
     # One 16 ms segment is a moment of the sample's waver; what holds past its end is the sound
     # of its last stretch, so a short one-shot's colour does not freeze on one flicker.
-    gains[len(theirs):] = gains[max(0, len(theirs) - max(1, round(HOLD_S / (per_segment * hop / sample_rate)))):
-                                len(theirs)].mean(axis=0)
+    held = max(1, round(HOLD_S * sample_rate / (per_segment * hop)))  # segments in HOLD_S
+    gains[len(theirs):] = gains[max(0, len(theirs) - held):len(theirs)].mean(axis=0)
     for _ in range(3):  # clip, then restore the note's energy; twice more, so the clip holds
         gains = np.clip(gains, -MAX_GAIN_DB, MAX_GAIN_DB)
         gains -= 10.0 * np.log10(float((ours * 10.0 ** (gains / 10.0)).sum()) / max(float(ours.sum()), 1e-30))
