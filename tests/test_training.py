@@ -63,6 +63,37 @@ def test_init_from_splits_noise_bands_and_keeps_the_rest(tiny_dataset, tmp_path)
     assert not torch.allclose(gains.reshape(3, 4, 4, -1)[:, :, 0], before["noise_band_gains"], rtol=0.2)
 
 
+def test_a_plugin_gives_back_its_generator_and_encoder_for_a_new_run():
+    """``--init-from MODEL.onnx``: the built-in model's weights, loaded into the generator and the
+    encoder the palette config builds, play its notes and encode its samples as the plugin does."""
+    from synth.plugin.encode import VELOCITY, SampleEncoder
+    from synth.plugin.model import DEFAULT_MODEL, GeneratorModel
+    from training.from_plugin import plugin_checkpoint
+    from training.models import build_generator
+    from training.train import build_encoder
+
+    config = load_config([ROOT / "training/configs/palette.toml"])
+    state = plugin_checkpoint(DEFAULT_MODEL, config)
+    assert state["discriminator"] == {} and state["ema"] is state["generator"]
+    generator, encoder = build_generator(config).eval(), build_encoder(config).eval()
+    for module, weights in ((generator, state["ema"]), (encoder, state["encoder"])):
+        mine = module.state_dict()
+        mine.update(weights)
+        module.load_state_dict(mine)
+    plugin = GeneratorModel.load(DEFAULT_MODEL, device="cpu")
+    z = np.random.default_rng(5).standard_normal((3, plugin.manifest.latent_dim)).astype(np.float32)
+    pitch, velocity = np.array([40, 60, 80]), np.array([0.3, 0.6, 0.9], np.float32)
+    with torch.no_grad():
+        ours = generator(torch.from_numpy(z), torch.from_numpy(pitch), torch.from_numpy(velocity)).numpy()
+    theirs = plugin.generate(z, pitch, velocity)
+    assert np.abs(ours - theirs).max() < 1e-4
+    clip = np.zeros(encoder.max_samples, np.float32)
+    clip[:theirs.shape[1]] = theirs[1, :encoder.max_samples]
+    with torch.no_grad():
+        mean, _ = encoder(torch.from_numpy(clip[None]), torch.tensor([60]), torch.tensor([VELOCITY]))
+    assert np.abs(mean[0].numpy() - SampleEncoder(plugin.manifest).encode(theirs[1], 60)).max() < 1e-3
+
+
 @pytest.mark.parametrize("arch, loss, extra", [
     ("default", "hinge", []),
     ("default", "nonsaturating", ["train.r1_weight=1e-4"]),

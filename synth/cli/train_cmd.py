@@ -27,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from the run dir's checkpoint")
     parser.add_argument("--init-from", type=Path, metavar="CHECKPOINT",
                         help="start a new run from another run's weights where they fit (a generator with "
-                             "more noise bands splits the old ones); optimisers and the step count start afresh")
+                             "more noise bands splits the old ones), or from an exported plugin's (.onnx: its "
+                             "generator and encoder; the discriminators start new); optimisers and the step "
+                             "count start afresh")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -46,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
             raise SynthError("--init-from starts a new run and --resume continues one", hint="give one of them")
         if not args.init_from.exists():
             raise SynthError(f"--init-from {args.init_from} does not exist", hint="give a checkpoint.pt of a run")
-        source = load_checkpoint(args.init_from)
+        if args.init_from.suffix == ".onnx":  # a plugin, e.g. the built-in model, whose run is not here
+            from training.from_plugin import plugin_checkpoint
+
+            source = plugin_checkpoint(args.init_from, config)
+        else:
+            source = load_checkpoint(args.init_from)
     checkpoint = args.run_dir / CHECKPOINT_NAME
     if checkpoint.exists() and not args.resume:
         raise SynthError(f"{checkpoint} exists", hint="add --resume to continue it or pick another --run-dir")
@@ -57,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
         new = warm_start(trainer, source)
         print(f"starting from the weights of {args.init_from} (step {source['step']})"
-              + (f"; new: {', '.join(new)}" if new else ""), file=sys.stderr)
+              + (f"; new: {_grouped(new)}" if new else ""), file=sys.stderr)
     if args.resume:
         if not checkpoint.exists():
             raise SynthError(f"nothing to resume: {checkpoint} does not exist")
@@ -71,6 +78,15 @@ def run(args: argparse.Namespace) -> int:
         print(args.run_dir / CHECKPOINT_NAME)
     trainer.group.close()
     return 0
+
+
+def _grouped(names: list[str]) -> str:
+    """``module.tensor`` names, a module's many as one entry (a plugin's discriminators are all new)."""
+    modules: dict[str, list[str]] = {}
+    for name in names:
+        modules.setdefault(name.split(".", 1)[0], []).append(name)
+    return ", ".join(", ".join(group) if len(group) <= 3 else f"{module} ({len(group)} tensors)"
+                     for module, group in modules.items())
 
 
 def _interrupt(_signum, _frame) -> None:
