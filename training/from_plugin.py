@@ -13,7 +13,6 @@ and so do the optimisers and the step count, as with any ``--init-from``.
 from __future__ import annotations
 
 import base64
-import binascii
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,7 @@ def plugin_checkpoint(path: Path, config: dict[str, Any]) -> dict[str, Any]:
     if encoded and encoder is not None:
         try:
             encoder_graph = onnx.load_from_string(base64.b64decode(encoded, validate=True))
-        except (binascii.Error, ValueError):
+        except Exception:  # noqa: BLE001  not base64 (binascii), or protobuf's DecodeError
             raise DataError(f"{path} carries an encoder that is not base64 ONNX",
                             hint="export the model again with `synth export`") from None
         state["encoder"] = _with_buffers(path, "encoder", encoder, weights(encoder_graph.graph, "encoder."))
@@ -62,12 +61,12 @@ def _with_buffers(path: Path, part: str, module: torch.nn.Module,
                   tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``tensors`` with ``module``'s buffers (sine tables, filterbanks: the config's, as the plugin's
     were), once every learnable tensor of ``module`` is found among them with its shape."""
-    for name, parameter in module.named_parameters():
+    learnable = dict(module.named_parameters())
+    for name, parameter in learnable.items():
         theirs = tensors.get(name)
         if theirs is None or tuple(theirs.shape) != tuple(parameter.shape):
             found = "missing" if theirs is None else f"{list(theirs.shape)}"
             raise DataError(f"{path}'s {part} does not fit this run's model: {name} is {found} there, "
                             f"{list(parameter.shape)} here",
                             hint="use the [model] and [encoder] settings the plugin was trained with")
-    learnable = dict(module.named_parameters())
     return {**{name: value for name, value in module.state_dict().items() if name not in learnable}, **tensors}
