@@ -22,12 +22,12 @@ _tables: dict[tuple[int, int], np.ndarray] = {}
 
 
 def _stage_curve(stage: int, length: int) -> np.ndarray | None:
-    """The stage's shape over ``length`` samples, from 1/length to 1 (float64), computed once:
+    """The stage's shape over ``length`` samples, from 1/length to 1 (float32), computed once:
     a voice then copies a slice per block instead of evaluating ``exp`` again."""
     key = (stage, length)
     table = _tables.get(key)
     if table is None and length <= MAX_TABLE_SAMPLES and len(_tables) < MAX_TABLES:
-        table = _tables[key] = _curve(stage, (1 + np.arange(length)) / length)
+        table = _tables[key] = _curve(stage, (1 + np.arange(length)) / length).astype(np.float32)
     return table
 
 
@@ -104,33 +104,40 @@ class EnvelopeState:
         self.release_from = self.level
         self.stage, self.elapsed = RELEASE, 0
 
-    def render(self, n: int, out: np.ndarray) -> None:
-        """Fill ``out[:n]`` with gains."""
+    def render(self, n: int, out: np.ndarray, scale: float = 1.0) -> None:
+        """Fill ``out[:n]`` with gains times ``scale`` (a voice's velocity gain rides along: one pass
+        over its samples fewer)."""
         filled = 0
         while filled < n:
             left = n - filled
-            if self.stage == ATTACK:
-                take = min(left, self.attack_len - self.elapsed)
-                out[filled:filled + take] = self._shape(ATTACK, self.attack_len, take)
-                self._advance(take, self.attack_len, DECAY if self.decay_len else SUSTAIN)
-                self.level = float(out[filled + take - 1]) if take else self.level
-            elif self.stage == DECAY:
-                take = min(left, self.decay_len - self.elapsed)
-                out[filled:filled + take] = 1.0 + (self.sustain - 1.0) * self._shape(DECAY, self.decay_len, take)
-                self.level = float(out[filled + take - 1]) if take else self.level
-                self._advance(take, self.decay_len, SUSTAIN)
-            elif self.stage == SUSTAIN:
+            stage = self.stage
+            if stage in (ATTACK, DECAY, RELEASE):
+                length = self.attack_len if stage == ATTACK else self.decay_len if stage == DECAY else self.release_len
+                take = min(left, length - self.elapsed)
+                if take:
+                    shape, dest = self._shape(stage, length, take), out[filled:filled + take]
+                    if stage == ATTACK:
+                        np.multiply(shape, scale, out=dest)
+                        self.level = float(shape[-1])
+                    elif stage == DECAY:  # from 1 down to the sustain level
+                        np.multiply(shape, (self.sustain - 1.0) * scale, out=dest)
+                        dest += scale
+                        self.level = 1.0 + (self.sustain - 1.0) * float(shape[-1])
+                    else:
+                        np.multiply(shape, self.release_from * scale, out=dest)
+                        self.level = self.release_from * float(shape[-1])
+                next_stage = (DECAY if self.decay_len else SUSTAIN) if stage == ATTACK else \
+                    SUSTAIN if stage == DECAY else DONE
+                self._advance(take, length, next_stage)
+                if stage == RELEASE and not take:
+                    self.level = 0.0
+            elif stage == SUSTAIN:
                 take = left
                 self.level = self.sustain
-                out[filled:] = self.level
-            elif self.stage == RELEASE:
-                take = min(left, self.release_len - self.elapsed)
-                out[filled:filled + take] = self.release_from * self._shape(RELEASE, self.release_len, take)
-                self._advance(take, self.release_len, DONE)
-                self.level = float(out[filled + take - 1]) if take else 0.0
+                out[filled:n] = self.level * scale
             else:
                 take = left
-                out[filled:] = 0.0
+                out[filled:n] = 0.0
                 self.level = 0.0
             filled += take
 

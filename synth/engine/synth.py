@@ -32,6 +32,7 @@ from .controls import SoundControls
 from .envelope import RELEASE, EnvelopeState
 from .follow import TimbreFollowing
 from .latent import Preset
+from .mixer import ChannelMix
 from .voice import Voice
 
 STATE_FORMAT = 1
@@ -105,11 +106,7 @@ class Synth(SoundControls, TimbreFollowing):
         self._voice_buf = np.zeros(block_size, np.float32)
         self._fade_bufs = (np.zeros(block_size, np.float32), np.zeros(block_size, np.float32))
         self._env_buf = np.zeros(block_size, np.float32)
-        self._channel_mix = np.zeros((16, block_size), np.float32)  # each channel's voices, before pan
-        self._flushed = [0] * 16
-        self._sounding: set[int] = set()  # channels a voice has rendered into this block
-        self._out = np.zeros((block_size, 2), np.float32)
-        self._block_out = self._out
+        self._mix = ChannelMix(block_size)
         self.voices = []
         self._clock = 0
 
@@ -125,8 +122,7 @@ class Synth(SoundControls, TimbreFollowing):
             raise RuntimeError("call prepare(sample_rate, block_size) before process()")
         if not 0 < frames <= self.block_size:
             raise ValueError(f"frames must be 1..{self.block_size}, got {frames}")
-        out = self._out[:frames]
-        out.fill(0.0)
+        self._mix.begin(frames)
         ordered = sorted(events, key=lambda item: item[0]) if events else ()
         if ordered and self.batch_notes and not self.realtime:
             self._prefetch(ordered)  # live, _note_for queues misses itself: nothing to batch here
@@ -134,11 +130,6 @@ class Synth(SoundControls, TimbreFollowing):
         # flushes its channel's mix when pan or volume change), then everything catches up at the
         # end. A 4096-frame render block with dozens of events is then not cut into dozens of
         # short renders of every voice.
-        self._block_out = out
-        for channel in self._sounding:  # rows no voice wrote to are still all zero
-            self._channel_mix[channel] = 0.0
-        self._sounding = set()
-        self._flushed = [0] * 16
         for voice in self.voices:
             voice.cursor = 0
         self._start_follow()  # live: voices whose new timbre arrived start to cross-fade
@@ -151,11 +142,9 @@ class Synth(SoundControls, TimbreFollowing):
         self._offset = 0
         for voice in self.voices:
             self._catch_up(voice, frames)
-        for channel in self._sounding:
-            self._flush(channel, frames)
+        out = self._mix.finish(self._out_gains)
         self.voices = [v for v in self.voices if not v.done]
         self._clock += frames
-        out *= self.settings["engine.master_gain"]
         soft_clip(out)
         return out
 
@@ -391,7 +380,7 @@ class Synth(SoundControls, TimbreFollowing):
             for voice in self.voices:  # bend, pedal, volume, pan, all-notes-off: the whole channel
                 if voice.channel == channel:
                     self._catch_up(voice, offset)
-            self._flush(channel, offset)
+            self._mix.flush(channel, offset, *self._out_gains(channel))
 
     def _catch_up(self, voice: Voice, until: int) -> None:
         """Render ``voice`` from its cursor to frame ``until`` of this block, into its channel's mix."""
@@ -404,22 +393,14 @@ class Synth(SoundControls, TimbreFollowing):
             n = min(n, env.release_len - env.elapsed)  # silent after its release: not worth rendering
         buf = self._voice_buf
         voice.render(n, self.channels[voice.channel].bend_ratio, self._ramp, self._env_buf, buf, self._fade_bufs)
-        self._sounding.add(voice.channel)
-        self._channel_mix[voice.channel, voice.cursor:voice.cursor + n] += buf[:n]
+        self._mix.add(voice.channel, voice.cursor, buf[:n])
         voice.cursor = until
 
-    def _flush(self, channel: int, until: int) -> None:
-        """Add the channel's mix up to ``until`` to the output with its current pan and volume."""
-        start = self._flushed[channel]
-        if until <= start:
-            return
-        if channel in self._sounding:
-            mix = self._channel_mix[channel, start:until]
-            left, right = self.channels[channel].gains()
-            out = self._block_out
-            out[start:until, 0] += mix * left
-            out[start:until, 1] += mix * right
-        self._flushed[channel] = until
+    def _out_gains(self, channel: int) -> tuple[float, float]:
+        """The channel's mix to the output: its pan and volume, and the master gain."""
+        left, right = self.channels[channel].gains()
+        master = self.settings["engine.master_gain"]
+        return left * master, right * master
 
     # -- state -----------------------------------------------------------------------------------
     @property

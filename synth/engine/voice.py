@@ -85,9 +85,8 @@ class Voice:
             env.level = env.sustain
             np.multiply(source, gain * env.sustain, out=out[:n])  # a steady envelope is one scalar
         else:
-            env.render(n, env_buf)
+            env.render(n, env_buf, gain)
             np.multiply(source, env_buf[:n], out=out[:n])
-            out[:n] *= gain
         loop_start, loop_end = data.loop_start, data.loop_end
         advanced = self.pos + n * step
         if advanced >= loop_end:
