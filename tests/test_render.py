@@ -39,7 +39,10 @@ def demo_wav(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("render") / "demo.wav"
     result = synth_cli("render", str(DEMO), "-o", str(out), "-q")
     assert result.returncode == 0, result.stderr
+    # The program ends a render without the interpreter's teardown (synth.cli.QUICK_EXIT): what
+    # it printed still arrives, to a pipe too.
     assert result.stdout.strip() == str(out)
+    assert "rendered" in result.stderr and "notes generated" in result.stderr
     return out
 
 
@@ -120,6 +123,39 @@ def test_a_sibling_session_plays_the_same_notes_and_only_for_the_file_it_was_loa
     assert np.abs(sibling.generate(z, pitch, velocity) - model.generate(z, pitch, velocity)).max() < 1e-5
     path.write_bytes(path.read_bytes() + b"\0")  # another file under the same name: no sibling of it
     assert model.cpu_sibling() is None
+
+
+def test_sessions_opened_at_load_play_the_same_notes_and_are_taken_before_new_ones(tmp_path):
+    """A render opens its workers' sessions while the model loads (``cpu_siblings``): each is
+    handed over once, and one that read another file than the model's is refused."""
+    from synth.plugin.model import DEFAULT_MODEL, GeneratorModel
+
+    path = tmp_path / "model.onnx"
+    path.write_bytes(DEFAULT_MODEL.read_bytes())
+    model = GeneratorModel.load(path, device="cpu", cpu_siblings=2)
+    opened = [model._pending.take(model.sha256) for _ in range(3)]
+    assert opened[0] is not None and opened[1] is not None and opened[2] is None  # two, each once
+    assert len({id(model.session), id(opened[0]), id(opened[1])}) == 3
+    model = GeneratorModel.load(path, device="cpu", cpu_siblings=1)
+    sibling = model.cpu_sibling()
+    assert sibling is not None and sibling._pending is None
+    z = np.random.default_rng(4).standard_normal((2, model.manifest.latent_dim)).astype(np.float32)
+    pitch, velocity = np.array([50, 71]), np.array([0.4, 0.8], np.float32)
+    assert np.abs(sibling.generate(z, pitch, velocity) - model.generate(z, pitch, velocity)).max() < 1e-5
+    model = GeneratorModel.load(path, device="cpu", cpu_siblings=1)
+    assert model._pending.take("another file's sha256") is None
+
+
+def test_a_song_read_on_another_thread_raises_its_error_on_the_callers(tmp_path):
+    from synth.errors import SynthError
+    from synth.host.render import SongReading
+
+    assert SongReading(DEMO).result().notes > 0
+    broken = tmp_path / "broken.mid"
+    broken.write_bytes(b"MThd not a song")
+    reading = SongReading(broken)
+    with pytest.raises(SynthError, match="broken.mid"):
+        reading.result()
 
 
 def test_tempo_changes_and_all_channels_are_honoured(tmp_path):

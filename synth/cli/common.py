@@ -117,15 +117,16 @@ def check_soundfont(path: Path) -> None:
                           hint="give an .sf2 file, e.g. /usr/share/sounds/sf2/FluidR3_GM.sf2")
 
 
-def build_synth(args: argparse.Namespace, threads: int = 0):
-    """The engine as the arguments describe it (model, settings, presets, seed)."""
+def build_synth(args: argparse.Namespace, threads: int = 0, cpu_siblings: int = 0):
+    """The engine as the arguments describe it (model, settings, presets, seed); ``cpu_siblings``:
+    see :meth:`GeneratorModel.load`."""
     from ..engine.synth import Synth
     from ..plugin.model import GeneratorModel
 
     if args.seed < 0:
         raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
     settings = Settings.load(args.config).with_overrides(args.overrides)
-    model = GeneratorModel.load(args.model, device=args.device, threads=threads)
+    model = GeneratorModel.load(args.model, device=args.device, threads=threads, cpu_siblings=cpu_siblings)
     chosen = [Preset.load(Path(path)) for path in list(settings["presets.files"]) + list(args.preset)]
     if model.manifest.instruments:
         # A palette model: the user's presets first (channels start on the first), then its

@@ -40,13 +40,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..host.render import render_file, render_one_shots
+    from ..host.render import SongReading, ahead_workers, render_file, render_one_shots
 
     if args.one_shots is None and (args.midi is None or args.output is None):
         raise SynthError("render needs a MIDI file and -o OUT.wav (or --one-shots DIR)",
                          hint="see `synth render --help`")
     fmt = audio_output(args.output) if args.one_shots is None else "WAV"
-    synth = build_synth(args)
+    # A song is read, and the sessions that generate its notes beside the model's own are opened,
+    # while the model loads.
+    song = SongReading(args.midi) if args.one_shots is None else None
+    synth = build_synth(args, cpu_siblings=ahead_workers() - 1 if song is not None else 0)
     started = time.perf_counter()
     if args.one_shots is not None:
         files = render_one_shots(synth, args.one_shots, args.pitches, args.velocities, args.duration,
@@ -55,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(args.one_shots)
         return 0
     report = render_file(synth, args.midi, args.output, args.samplerate, args.subtype or "PCM_16",
-                         progress=not args.quiet, fmt=fmt)
+                         progress=not args.quiet, fmt=fmt, song=song)
     took = time.perf_counter() - started
     for notice in synth.notices:  # a program this model lacks, drums skipped: each once
         print(notice, file=sys.stderr)

@@ -28,6 +28,7 @@ from .contract import (
     check_graph,
     parse_manifest,
 )
+from .siblings import PendingSessions
 
 DEFAULT_MODEL = Path(__file__).parents[1] / "default_model" / "default.onnx"
 MAX_MODEL_BYTES = 2 * 1024**3
@@ -94,16 +95,19 @@ class GeneratorModel:
     last_run: float = 0.0  # time.monotonic() of the last inference, for the keep-alive
     _run_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _keep_alive: object = field(default=None, repr=False, compare=False)
+    _pending: PendingSessions | None = field(default=None, repr=False, compare=False)  # for cpu_sibling
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "auto",
-             threads: int = 0, cuda_graphs: bool = True, io_binding: bool | None = None) -> GeneratorModel:
+             threads: int = 0, cuda_graphs: bool = True, io_binding: bool | None = None,
+             cpu_siblings: int = 0) -> GeneratorModel:
         """Open and validate a model file; raise :class:`ModelError` with one sentence on any fault.
 
         ``threads`` is onnxruntime's intra-op thread count (0: its default). ``cuda_graphs``: on
         CUDA, capture each batch size as a CUDA graph (falls back to plain CUDA where it cannot).
         ``io_binding``: run through pre-allocated buffers (None: on CUDA only; on this project's
-        CPU it was 3 % slower than a plain run, measured interleaved).
+        CPU it was 3 % slower than a plain run, measured interleaved). ``cpu_siblings``: start
+        opening that many single-threaded sessions for :meth:`cpu_sibling` now, beside this one.
         """
         path = Path(path) if path is not None else DEFAULT_MODEL
         if not path.exists():
@@ -117,6 +121,9 @@ class GeneratorModel:
         ort = _import_onnxruntime()
         options = _session_options(ort, threads)
         providers = _choose_providers(ort, device)
+        pending = None
+        if cpu_siblings > 0 and providers == ["CPUExecutionProvider"]:
+            pending = PendingSessions(ort, path, [_session_options(ort, 1) for _ in range(cpu_siblings)])
         session, fallback, graphs_note = _open_session(ort, path, options, providers, device, cuda_graphs)
         source = str(path)
         try:
@@ -135,7 +142,7 @@ class GeneratorModel:
         graphs = active == "CUDAExecutionProvider" and cuda_graphs and graphs_note is None
         model = cls(path=path, manifest=manifest, sha256=_file_sha256(path), session=session, provider=active,
                     fallback_reason=fallback, static_batch=batch_dim if isinstance(batch_dim, int) else None,
-                    binding_note=graphs_note, plain_options=_plain_run_options(ort, graphs))
+                    binding_note=graphs_note, plain_options=_plain_run_options(ort, graphs), _pending=pending)
         model._check_output_shape()
         on_cuda = active == "CUDAExecutionProvider"
         if on_cuda if io_binding is None else io_binding:
@@ -146,18 +153,21 @@ class GeneratorModel:
         """A second CPU session of this model, with ``threads`` intra-op threads and its own run
         lock, to generate beside this one (one call runs at a time per session). On 2 cores two
         single-threaded sessions made benchmarks/bench_3min.mid's 83 notes in 0.146 s, one
-        two-threaded session in 0.229 s. None on CUDA (one GPU session is fast enough), or when the
-        file on disk is no longer the one loaded."""
+        two-threaded session in 0.229 s. One opened at load (``cpu_siblings``) is taken first.
+        None on CUDA (one GPU session is fast enough), or when the file on disk is no longer the
+        one loaded."""
         if self.provider != "CPUExecutionProvider":
             return None
-        data = self.path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != self.sha256:
-            return None
-        ort = _import_onnxruntime()
-        session = ort.InferenceSession(data, sess_options=_session_options(ort, threads),
-                                       providers=["CPUExecutionProvider"], enable_fallback=0)
+        session = self._pending.take(self.sha256) if self._pending is not None and threads == 1 else None
+        if session is None:  # none opened at load (or it failed): open one now
+            data = self.path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != self.sha256:
+                return None
+            ort = _import_onnxruntime()
+            session = ort.InferenceSession(data, sess_options=_session_options(ort, threads),
+                                           providers=["CPUExecutionProvider"], enable_fallback=0)
         return replace(self, session=session, runner=None, binding_note=None, plain_options=None, last_run=0.0,
-                       _run_lock=threading.Lock(), _keep_alive=None)
+                       _run_lock=threading.Lock(), _keep_alive=None, _pending=None)
 
     def _bind(self, ort, device: str, graphs: bool) -> None:
         """Switch to IO binding if it gives the plain run's audio for the first note; else say why not."""
