@@ -48,14 +48,22 @@ LEARN_RESERVED_CCS = frozenset({ev.CC_DATA_ENTRY, ev.CC_VOLUME, ev.CC_PAN, ev.CC
 
 def soft_clip(block: np.ndarray, knee: float = SOFT_CLIP_KNEE) -> None:
     """In place: identity below ``knee``, a tanh shoulder above it, never beyond +-1; NaN/inf become 0."""
-    if block.size and np.abs(block).max() <= knee:  # NaN compares False: it goes on to be cleaned
-        return  # most blocks: one pass instead of four
-    np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    magnitude = np.abs(block)
-    loud = magnitude > knee
-    if loud.any():
-        span = 1.0 - knee
-        block[loud] = np.sign(block[loud]) * (knee + span * np.tanh((magnitude[loud] - knee) / span))
+    if not block.size:
+        return
+    peak = max(block.max(), -block.min())  # NaN propagates: it goes on to be cleaned
+    if peak <= knee:
+        return  # most blocks: two passes, no temporary
+    if not np.isfinite(peak):
+        np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    flat = block.reshape(-1) if block.flags.c_contiguous else None  # (the engine's own buffer is)
+    if flat is None:
+        flat = block.copy().reshape(-1)
+    loud = np.flatnonzero(np.abs(flat) > knee)  # a loud block has few loud samples: work on those
+    values = flat[loud]
+    span = 1.0 - knee
+    flat[loud] = np.sign(values) * (knee + span * np.tanh((np.abs(values) - knee) / span))
+    if not block.flags.c_contiguous:
+        block[...] = flat.reshape(block.shape)
 
 
 class Synth(SoundControls, TimbreFollowing):

@@ -258,8 +258,8 @@ def render_file(synth: Synth, midi_path: Path, output: Path, sample_rate: int = 
                             hint="check that it is the file you meant (a MIDI file with note-on events)")
         with wav_writer(output, sample_rate, 2, subtype, fmt) as handle:
             for block in render_blocks(synth, song, sample_rate, progress, generator=generator):
-                np.clip(block, -1.0, 1.0, out=block)  # the engine's own buffer, overwritten next block
-                peak = max(peak, float(np.abs(block).max()))
+                # Within +-1 already: the engine soft-clips every block it returns.
+                peak = max(peak, float(block.max()), -float(block.min()))
                 handle.write(block)
                 frames += len(block)
     finally:  # whatever stopped it (a bad file, a folder it cannot write): no workers left behind
