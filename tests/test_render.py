@@ -264,3 +264,33 @@ def test_a_render_that_cannot_start_leaves_no_ahead_workers_behind(default_model
         with pytest.raises(SynthError):
             render_file(synth, midi, out, progress=False)
         assert not [t for t in threading.enumerate() if t.name.startswith("render-ahead")]
+
+
+def test_16_bit_wavs_get_the_bytes_libsndfile_writes(tmp_path):
+    """Songs render to 16-bit WAV through synth.audiofile's own writer, without libsndfile: the
+    same bytes, header included, mono and stereo, whatever the blocks."""
+    from synth.audiofile import BlockWriter, wav_writer
+
+    audio = np.random.default_rng(5).uniform(-1, 1, (20000, 2)).astype(np.float32)
+    audio[:3] = [[1.0, -1.0], [0.5 / 32767, -0.5 / 32767], [0.0, 0.0]]  # the ends of the range, halves
+    for channels in (1, 2):
+        part = np.ascontiguousarray(audio[:, :channels])
+        ours, theirs = tmp_path / f"ours{channels}.wav", tmp_path / f"libsndfile{channels}.wav"
+        with wav_writer(ours, 44100, channels) as writer:
+            writer.write(part[:7000])
+            writer.write(part[7000:])
+        with sf.SoundFile(theirs, "w", 44100, channels, subtype="PCM_16") as handle:
+            BlockWriter(handle).write(part)
+        assert ours.read_bytes() == theirs.read_bytes()
+
+
+def test_a_wav_past_4_gb_is_one_sentence_and_the_old_file_stays(tmp_path):
+    from synth.audiofile import RIFF_LIMIT, wav_writer
+    from synth.errors import SynthError
+
+    out = tmp_path / "long.wav"
+    out.write_bytes(b"an earlier render")
+    with pytest.raises(SynthError, match="at most 4 GB"), wav_writer(out, 48000, 2) as writer:
+        writer.data_bytes = RIFF_LIMIT - 1000  # as if 6 hours were written already
+        writer.write(np.zeros((1000, 2), np.float32))
+    assert out.read_bytes() == b"an earlier render" and list(tmp_path.iterdir()) == [out]
