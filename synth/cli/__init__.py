@@ -15,6 +15,12 @@ from typing import NoReturn
 
 from ..errors import SynthError
 
+# numpy's BLAS on one thread, for the program (set before any subcommand imports numpy; a value
+# the user set stays): the engine's BLAS work is one small product per block (the channels to
+# stereo, engine/mixer.py), and OpenBLAS's second thread, spinning after each, took a core from
+# the render's note workers and the live host's audio.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 COMMANDS = {
     "render": "Render a MIDI file to WAV (or a folder of one-shots) with a model.",
     "play": "Play live from a MIDI keyboard through an audio device.",
