@@ -47,9 +47,12 @@ def run(args: argparse.Namespace) -> int:
                          hint="see `synth render --help`")
     fmt = audio_output(args.output) if args.one_shots is None else "WAV"
     # A song is read, and the sessions that generate its notes beside the model's own are opened,
-    # while the model loads.
+    # while the model loads. One thread per session, one session per core: the model's own session
+    # on two threads beside the other worker's made bench_3min.mid 10-30 ms slower (median of 11-15
+    # alternating rounds).
     song = SongReading(args.midi) if args.one_shots is None else None
-    synth = build_synth(args, cpu_siblings=ahead_workers() - 1 if song is not None else 0)
+    siblings = ahead_workers() - 1 if song is not None else 0
+    synth = build_synth(args, threads=1 if siblings else 0, cpu_siblings=siblings)
     started = time.perf_counter()
     if args.one_shots is not None:
         files = render_one_shots(synth, args.one_shots, args.pitches, args.velocities, args.duration,

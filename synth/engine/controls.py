@@ -26,6 +26,8 @@ from .channels import ChannelState
 from .envelope import Envelope
 from .latent import LatentSpace, Preset, between_instruments, default_presets, instrument_presets, quantise_knob
 
+MAX_REMEMBERED_REQUESTS = 4096  # note requests kept for the next note-on of the same key (then forgotten)
+
 
 class SoundControls:
     """Presets, knobs, morph and MIDI learn for 16 channels, and the notes they ask for."""
@@ -46,6 +48,9 @@ class SoundControls:
         # Told the new knob CCs after each binding (the live host saves them; never blocks).
         self.on_bind: Callable[[int, int, list[int]], None] | None = None
         self._random = np.random.default_rng()
+        # What a note-on asks for depends on the channel, the key, the velocity and the channel's
+        # timbre (its digest) only: a song strikes the same few hundred of those thousands of times.
+        self._requests: dict[tuple[int, int, int, bytes], NoteRequest] = {}
         self.channels: list[ChannelState] = []
         self._reset_channels()
 
@@ -216,11 +221,20 @@ class SoundControls:
     # -- note requests ------------------------------------------------------------------------------
     def note_request(self, channel: int, note: int, velocity: int) -> NoteRequest:
         """Which generated note a note-on of ``note`` at ``velocity`` on ``channel`` plays now."""
+        z, digest = self.channel_latent(channel)
+        memo = (channel, note, velocity, digest)
+        request = self._requests.get(memo)
+        if request is None:
+            if len(self._requests) >= MAX_REMEMBERED_REQUESTS:
+                self._requests.clear()
+            request = self._requests[memo] = self._new_request(channel, note, velocity, z, digest)
+        return request
+
+    def _new_request(self, channel: int, note: int, velocity: int, z: np.ndarray, digest: bytes) -> NoteRequest:
         m = self.manifest
         buckets = self.settings["engine.velocity_buckets"]
         bucket = min(velocity * buckets // 128, buckets - 1)
         model_velocity = self.bucket_velocity(bucket)
-        z, digest = self.channel_latent(channel)
         if m.pitch_conditioned:
             source = note
             while source < m.pitch_min:
