@@ -432,3 +432,31 @@ def test_focus_programs_take_their_share_of_every_control_batch(tiny_palette_dat
     trainer.config["data"]["focus_programs"] = [0]  # the Acoustic Grand: not in this data set
     with pytest.raises(ConfigError, match=r"data.focus_programs names GM programs \[0\]"):
         ControlStage(trainer)
+
+
+def test_a_tuned_run_interpolated_toward_where_it_started(tiny_run, tiny_model_path, tmp_path):
+    """training.interpolate (WiSE-FT): share 0 is the base's weights, 1 the tuned run's, in between
+    the straight line; a plugin as the base gives its EMA weights back; a share out of 0..1 is one
+    sentence and writes nothing."""
+    import torch
+
+    from training.interpolate import interpolate_checkpoint, main
+    from training.train import load_checkpoint
+
+    tuned = load_checkpoint(tiny_run / "checkpoint.pt")
+    learned = [name for name, value in tuned["ema"].items() if torch.is_tensor(value) and value.is_floating_point()]
+    base = {**tuned, "ema": {name: value + 1.0 if name in learned else value for name, value in tuned["ema"].items()}}
+    for share in (0.0, 0.25, 1.0):
+        mixed = interpolate_checkpoint(base, tuned, share)
+        for name in learned:
+            expected = base["ema"][name] + share * (tuned["ema"][name] - base["ema"][name])
+            assert torch.allclose(mixed["ema"][name], expected, atol=1e-5)
+        assert mixed["generator"] is mixed["ema"]
+    out = tmp_path / "interpolated.pt"
+    assert main([str(tiny_model_path), str(tiny_run / "checkpoint.pt"), "--share", "0", "-o", str(out)]) == 0
+    again = load_checkpoint(out)  # the plugin holds the run's EMA weights: share 0 gives them back
+    assert again["step"] == tuned["step"]
+    assert max(float((again["ema"][name] - tuned["ema"][name]).abs().max()) for name in learned) < 1e-5
+    assert main([str(tiny_model_path), str(tiny_run / "checkpoint.pt"), "--share", "1.5", "-o",
+                 str(tmp_path / "bad.pt")]) == 2
+    assert not (tmp_path / "bad.pt").exists()
