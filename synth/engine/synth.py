@@ -55,14 +55,12 @@ def soft_clip(block: np.ndarray, knee: float = SOFT_CLIP_KNEE) -> None:
         return  # most blocks: two passes, no temporary
     if not np.isfinite(peak):
         np.nan_to_num(block, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    flat = block.reshape(-1) if block.flags.c_contiguous else None  # (the engine's own buffer is)
-    if flat is None:
-        flat = block.copy().reshape(-1)
+    flat = block.reshape(-1)  # a view of a contiguous block (the engine's own), else a copy
     loud = np.flatnonzero(np.abs(flat) > knee)  # a loud block has few loud samples: work on those
     values = flat[loud]
     span = 1.0 - knee
     flat[loud] = np.sign(values) * (knee + span * np.tanh((np.abs(values) - knee) / span))
-    if not block.flags.c_contiguous:
+    if not np.may_share_memory(flat, block):
         block[...] = flat.reshape(block.shape)
 
 

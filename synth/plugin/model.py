@@ -28,7 +28,7 @@ from .contract import (
     check_graph,
     parse_manifest,
 )
-from .siblings import PendingSessions
+from .siblings import PendingSessions, open_cpu_session
 
 DEFAULT_MODEL = Path(__file__).parents[1] / "default_model" / "default.onnx"
 MAX_MODEL_BYTES = 2 * 1024**3
@@ -160,12 +160,10 @@ class GeneratorModel:
             return None
         session = self._pending.take(self.sha256) if self._pending is not None and threads == 1 else None
         if session is None:  # none opened at load (or it failed): open one now
-            data = self.path.read_bytes()
-            if hashlib.sha256(data).hexdigest() != self.sha256:
-                return None
             ort = _import_onnxruntime()
-            session = ort.InferenceSession(data, sess_options=_session_options(ort, threads),
-                                           providers=["CPUExecutionProvider"], enable_fallback=0)
+            _, session = open_cpu_session(ort, self.path, _session_options(ort, threads), self.sha256)
+            if session is None:
+                return None
         return replace(self, session=session, runner=None, binding_note=None, plain_options=None, last_run=0.0,
                        _run_lock=threading.Lock(), _keep_alive=None, _pending=None)
 

@@ -14,6 +14,17 @@ import threading
 from pathlib import Path
 
 
+def open_cpu_session(ort, path: Path, options, sha256: str | None = None) -> tuple[str, object | None]:
+    """The sha256 of the bytes ``path`` holds now, and a CPU session opened from them; no session
+    (None) when ``sha256`` is given and they are not those bytes (the file changed on disk)."""
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if sha256 is not None and digest != sha256:
+        return digest, None
+    return digest, ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"],
+                                        enable_fallback=0)
+
+
 class PendingSessions:
     """``len(options)`` CPU sessions of ``path`` (one per options object), each opened from the
     file's bytes on its own thread; :meth:`take` hands them over."""
@@ -28,14 +39,9 @@ class PendingSessions:
 
     def _open(self, ort, path: Path, options) -> None:
         try:
-            data = path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"],
-                                           enable_fallback=0)
+            self._opened.put(open_cpu_session(ort, path, options))
         except Exception:  # noqa: BLE001  no session (memory, the file gone): take() says None
             self._opened.put(None)
-        else:
-            self._opened.put((digest, session))
 
     def take(self, sha256: str) -> object | None:
         """One of the sessions, once open (it waits for one still opening); None when none is left,
